@@ -30,3 +30,34 @@ def run_main(main, argv=None):
         print("interrupted", file=sys.stderr)
         status = 130
     sys.exit(status or 0)
+
+
+def select_device(device):
+    """Point Theano at a device; call before anything imports Theano.
+
+    Parameters
+    ----------
+    device : str or None
+        ``"cpu"``, ``"cuda"`` or ``"cudaN"``; None leaves ``THEANO_FLAGS`` as
+        it is. An explicit device wins over one in ``THEANO_FLAGS``.
+
+    Raises
+    ------
+    Seq2SeqError
+        If a GPU is asked for but pygpu (Theano's GPU back end) is missing,
+        or Theano was already imported with other settings.
+    """
+    import importlib.util
+    import os
+    if device is None:
+        return
+    if device.startswith("cuda") and importlib.util.find_spec("pygpu") is None:
+        raise Seq2SeqError(
+            "--device %s needs pygpu, which is not on PyPI: install Debian's "
+            "python3-pygpu and libgpuarray3 (apt-get install python3-pygpu "
+            "libgpuarray3) and recreate .venv with --system-site-packages, or "
+            "use --device cpu" % device)
+    if "theano" in sys.modules:
+        raise Seq2SeqError("--device must be chosen before Theano is imported")
+    flags = os.environ.get("THEANO_FLAGS", "")
+    os.environ["THEANO_FLAGS"] = ",".join(filter(None, [flags, "device=%s" % device]))

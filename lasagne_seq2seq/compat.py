@@ -19,9 +19,11 @@ What it does, in order:
    Python BLAS with a warning), the compile cache in the user's cache
    directory, and the speed settings measured in ``bench/``. Flags the user
    set in ``THEANO_FLAGS`` always win.
-4. Aliases the two Theano names Lasagne 0.1 imports that theano-pymc renamed:
-   ``theano.sandbox.rng_mrg.MRG_RandomStreams`` (now ``MRG_RandomStream``)
-   and ``theano.tensor.signal.downsample`` (now ``pool``).
+4. Aliases the Theano names Lasagne 0.1 uses that theano-pymc renamed:
+   ``theano.sandbox.rng_mrg.MRG_RandomStreams`` (now ``MRG_RandomStream``),
+   ``theano.tensor.signal.downsample`` (now ``pool``) and
+   ``theano.gof.Variable`` (now ``theano.graph.basic.Variable``; Lasagne's
+   ``get_output`` needs it to accept expressions as inputs).
 """
 import ctypes.util
 import os
@@ -139,6 +141,9 @@ def _configure_theano():
 
 
 def _alias_lasagne_imports():
+    import types
+    import theano
+    import theano.graph.basic
     import theano.sandbox.rng_mrg as rng_mrg
     import theano.tensor.signal
     import theano.tensor.signal.pool as pool
@@ -146,6 +151,8 @@ def _alias_lasagne_imports():
         rng_mrg.MRG_RandomStreams = rng_mrg.MRG_RandomStream
     sys.modules.setdefault("theano.tensor.signal.downsample", pool)
     theano.tensor.signal.downsample = pool
+    if not hasattr(theano, "gof"):
+        theano.gof = types.SimpleNamespace(Variable=theano.graph.basic.Variable)
 
 
 def _install():

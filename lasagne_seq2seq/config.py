@@ -1,0 +1,186 @@
+"""The typed configuration of a run, its presets, and its JSON form.
+
+One :class:`RunConfig` describes a run completely (data, model, training). It
+is built from presets and command-line flags, saved as ``config.json`` beside
+every checkpoint, and read back by every script that loads the checkpoint, so
+a model can be decoded without remembering how it was trained.
+"""
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .errors import Seq2SeqError
+
+__all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "PRESETS",
+           "MODELS", "OPTIMIZERS", "preset", "save_config", "load_config"]
+
+#: Architectures: whether the thought vector initialises the decoder's state
+#: (``state``) and whether it is fed to every decoder step (``peek``).
+MODELS = {
+    "v1": dict(state=True, peek=False),      # the original's seq2seq v1
+    "v2": dict(state=True, peek=True),       # the original's v2 ("feeding")
+    "simple": dict(state=False, peek=True),  # seed 004's SimpleSeq2Seq
+    # A language model of replies, p(T): the decoder alone, for anti-LM decoding.
+    "lm": dict(state=False, peek=False),
+}
+OPTIMIZERS = ("adam", "adadelta")
+
+
+@dataclass
+class DataConfig:
+    """Which corpus, and how it is tokenised, paired, split and capped."""
+    corpus: str = "chitchat"
+    format: str = "auto"
+    encoding: str = "utf-8"
+    tokenizer: str = "default"
+    pairing: str = "consecutive"
+    vocab_size: int = 8000
+    min_count: int = 1
+    max_src_len: int = 15
+    max_tgt_len: int = 15
+    valid_fraction: float = 0.05
+    test_fraction: float = 0.05
+    max_pairs: Optional[int] = None
+    # Swap question and reply: a backward model p(S|T) for MMI-bidi reranking.
+    reverse_pairs: bool = False
+
+
+@dataclass
+class ModelConfig:
+    """The network: architecture, cell, sizes, depth, dropout."""
+    model: str = "v1"
+    cell: str = "lstm"
+    embedding_size: int = 128
+    hidden_size: int = 256
+    encoder_depth: int = 1
+    decoder_depth: int = 1
+    dropout: float = 0.0
+    reverse_source: bool = True
+    share_embeddings: bool = True
+    grad_clipping: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, schedule, checkpoints and warm starts."""
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    batch_size: int = 64
+    max_grad_norm: float = 5.0
+    epochs: int = 20
+    max_minutes: float = 0.0
+    max_steps: int = 0
+    validate_every: int = 500
+    sample_every: int = 1000
+    patience: int = 5
+    seed: int = 0
+    buckets: int = 2
+    unroll: bool = True
+    embeddings: Optional[str] = None
+    freeze_embeddings: bool = False
+    init_encoder: Optional[str] = None
+    freeze_encoder_epochs: int = 0
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; saved as ``config.json`` in the run directory."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self):
+        """Raise :class:`Seq2SeqError` for values that cannot work."""
+        m, t, d = self.model, self.train, self.data
+        checks = [
+            (m.model in MODELS, "--model must be one of %s" % ", ".join(MODELS)),
+            (t.optimizer in OPTIMIZERS, "--optimizer must be one of %s" % ", ".join(OPTIMIZERS)),
+            (0.0 <= m.dropout < 1.0, "--dropout must be in [0, 1)"),
+            (min(m.embedding_size, m.hidden_size, m.encoder_depth, m.decoder_depth) > 0,
+             "sizes and depths must be positive"),
+            (t.batch_size > 0 and t.learning_rate > 0, "--batch-size and --lr must be positive"),
+            (d.vocab_size > 4, "--vocab-size must leave room for the 4 special tokens"),
+            (d.max_src_len > 0 and d.max_tgt_len > 0, "--max-len must be positive"),
+            (t.buckets > 0, "--buckets must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise Seq2SeqError(message)
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values, source="config"):
+        """Build from a dict, naming unknown keys (a config from another version)."""
+        sections = {}
+        for name, section_type in (("data", DataConfig), ("model", ModelConfig),
+                                   ("train", TrainConfig)):
+            given = dict(values.get(name, {}))
+            known = {f.name for f in dataclasses.fields(section_type)}
+            unknown = sorted(set(given) - known)
+            if unknown:
+                raise Seq2SeqError("%s: unknown %s settings %s (written by another version?)"
+                                   % (source, name, ", ".join(unknown)))
+            sections[name] = section_type(**given)
+        return cls(**sections)
+
+
+#: Named starting points; command-line flags override them.
+PRESETS = {
+    # Small enough to train on two CPU cores in the README's 20-minute budget.
+    "default": {"train": {"max_minutes": 15.0}},
+    # The original README's model: 22k vocabulary, 512 units, length 15.
+    "paper": {"data": {"vocab_size": 22000},
+              "model": {"embedding_size": 512, "hidden_size": 512},
+              "train": {"epochs": 30}},
+}
+
+
+def preset(name):
+    """Return the :class:`RunConfig` of a named preset.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PRESETS`.
+
+    Returns
+    -------
+    RunConfig
+
+    Examples
+    --------
+    >>> preset("paper").model.hidden_size
+    512
+    """
+    if name not in PRESETS:
+        raise Seq2SeqError("unknown preset %r: choose one of %s" % (name, ", ".join(PRESETS)))
+    base = RunConfig().to_dict()
+    for section, values in PRESETS[name].items():
+        base[section].update(values)
+    return RunConfig.from_dict(base)
+
+
+def save_config(config, path):
+    """Write ``config`` as JSON, atomically (temp file, then rename)."""
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(config.to_dict(), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def load_config(path):
+    """Read a :class:`RunConfig` saved by :func:`save_config`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            values = json.load(handle)
+    except FileNotFoundError:
+        raise Seq2SeqError("%s not found: is this a run directory written by bin/train.py?" % path)
+    except ValueError as error:
+        raise Seq2SeqError("%s is not valid JSON (%s): restore it or retrain" % (path, error))
+    return RunConfig.from_dict(values, source=path).validate()

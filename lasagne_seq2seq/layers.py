@@ -1,0 +1,339 @@
+"""Recurrent Lasagne layers for encoder-decoder models.
+
+Lasagne 0.1's ``LSTMLayer`` accepts its initial state only as a Theano
+expression (so ``get_all_params`` of a decoder misses the encoder that made
+it), cannot return its cell state, and has no single-step interface for
+decoding. The layers here fill those gaps in Lasagne's own style:
+
+* :class:`RecurrentLayer` runs a cell over a (batch, time, features) input
+  with an optional mask, an optional initial state given as a *layer*, and an
+  optional per-step context (the "peek" of Cho et al. 2014: the thought vector
+  fed to every decoder step). Its :meth:`~RecurrentLayer.step_from_input`
+  advances one step, which decoders use outside the training graph.
+* The cell is chosen by subclassing: :class:`LSTMLayer` and :class:`GRULayer`.
+  A cell's *state* is one matrix per example: for the LSTM the hidden and
+  cell vectors side by side ``[h, c]``, for the GRU just ``h``. The thought
+  vector is the encoder's final state.
+
+Every layer takes the input projection of all time steps out of the loop (one
+large matrix product), and only the recurrent product stays inside it.
+"""
+import numpy as np
+
+from . import compat  # noqa: F401  (before Theano)
+import theano
+import theano.tensor as T
+import lasagne
+from lasagne import init, nonlinearities
+from lasagne.layers import MergeLayer
+from lasagne.utils import unroll_scan
+
+__all__ = ["RecurrentLayer", "LSTMLayer", "GRULayer", "CELLS", "StateSliceLayer",
+           "LastStepLayer"]
+
+
+class RecurrentLayer(MergeLayer):
+    """Base class: a gated recurrent cell run over a sequence.
+
+    Subclasses set ``num_gates`` and implement :meth:`step`,
+    :meth:`hidden` and :attr:`state_size`.
+
+    Parameters
+    ----------
+    incoming : Layer or shape tuple
+        The input sequence, shape ``(batch, time, features)``.
+    num_units : int
+        Hidden units.
+    mask_input : Layer, optional
+        ``(batch, time)`` mask, 1 for real steps and 0 for padding; at a
+        padded step the state is carried over unchanged, so the final state
+        is the state after the last real step (padding must come last when
+        ``backwards`` is False, and is then harmless when it is True).
+    state_init : Layer, optional
+        ``(batch, state_size)`` initial state (for a decoder: the encoder's
+        thought vector). Zeros when omitted.
+    context : Layer, optional
+        ``(batch, context_size)`` vector added to the input of every step.
+    only_return_final : bool
+        Return the last step only, ``(batch, units)``.
+    return_state : bool
+        Return the full state (``[h, c]`` for an LSTM) instead of ``h``.
+    backwards : bool
+        Run from the last step to the first.
+    grad_clipping : float
+        Clip the gradient of the recurrent pre-activations to this value
+        (Lasagne's per-step clipping); 0 turns it off.
+    W_in, W_hid, W_ctx, b : initializers
+        Input, recurrent, context weights and biases, all gates side by side.
+
+    Examples
+    --------
+    >>> from lasagne.layers import InputLayer, get_output
+    >>> l_in = InputLayer((None, None, 8))
+    >>> l_enc = LSTMLayer(l_in, 16, only_return_final=True, return_state=True)
+    >>> l_enc.output_shape
+    (None, 32)
+    """
+    num_gates = 1
+
+    def __init__(self, incoming, num_units, mask_input=None, state_init=None,
+                 context=None, only_return_final=False, return_state=False,
+                 backwards=False, grad_clipping=0.0,
+                 W_in=init.GlorotUniform(), W_hid=init.Orthogonal(),
+                 W_ctx=init.GlorotUniform(), b=init.Constant(0.0), **kwargs):
+        incomings = [incoming]
+        self.mask_index = self.state_init_index = self.context_index = None
+        for attribute, extra in (("mask_index", mask_input),
+                                 ("state_init_index", state_init),
+                                 ("context_index", context)):
+            if extra is not None:
+                setattr(self, attribute, len(incomings))
+                incomings.append(extra)
+        super(RecurrentLayer, self).__init__(incomings, **kwargs)
+        self.num_units = num_units
+        self.only_return_final = only_return_final
+        self.return_state = return_state
+        self.backwards = backwards
+        self.grad_clipping = grad_clipping
+
+        num_inputs = self.input_shapes[0][-1]
+        gates = self.num_gates * num_units
+        self.W_in = self.add_param(self._stacked(W_in, num_inputs), (num_inputs, gates), name="W_in")
+        self.W_hid = self.add_param(self._stacked(W_hid, num_units), (num_units, gates), name="W_hid")
+        self.b = self.add_param(b, (gates,), name="b", regularizable=False)
+        if self.context_index is not None:
+            num_context = self.input_shapes[self.context_index][-1]
+            self.W_ctx = self.add_param(self._stacked(W_ctx, num_context),
+                                        (num_context, gates), name="W_ctx")
+        if self.state_init_index is not None:
+            given = self.input_shapes[self.state_init_index][-1]
+            if given is not None and given != self.state_size:
+                raise ValueError("%s: state_init has %d units, the cell's state has %d"
+                                 % (self.name, given, self.state_size))
+
+    def _stacked(self, spec, rows):
+        """Initialise each gate's block separately (orthogonal per gate)."""
+        if not isinstance(spec, init.Initializer):
+            return spec
+        blocks = [spec.sample((rows, self.num_units)) for _ in range(self.num_gates)]
+        return np.concatenate(blocks, axis=1).astype(theano.config.floatX)
+
+    @property
+    def state_size(self):
+        """Width of the state matrix (``num_units`` unless the cell has more)."""
+        return self.num_units
+
+    def hidden(self, state):
+        """The cell's output ``h`` from its state (identity for simple cells)."""
+        return state
+
+    def step(self, input_projection, state):
+        """One step of the cell.
+
+        Parameters
+        ----------
+        input_projection : Theano expression
+            ``(batch, num_gates * num_units)``: input times ``W_in`` plus
+            bias (and context times ``W_ctx``) for this step.
+        state : Theano expression
+            ``(batch, state_size)`` previous state.
+
+        Returns
+        -------
+        Theano expression
+            ``(batch, state_size)`` new state.
+        """
+        raise NotImplementedError
+
+    def _recurrent_product(self, h):
+        product = T.dot(h, self.W_hid)
+        if self.grad_clipping:
+            product = theano.gradient.grad_clip(product, -self.grad_clipping, self.grad_clipping)
+        return product
+
+    def input_projection(self, x, context=None):
+        """Project inputs (any leading axes) and add bias and context."""
+        projection = T.dot(x, self.W_in) + self.b
+        if context is not None:
+            context_projection = T.dot(context, self.W_ctx)
+            if x.ndim == 3:
+                context_projection = context_projection.dimshuffle(0, "x", 1)
+            projection = projection + context_projection
+        return projection
+
+    def step_from_input(self, x, state, context=None):
+        """Advance one step from a raw input vector (used by decoders).
+
+        Parameters
+        ----------
+        x : Theano expression
+            ``(batch, features)`` input at this step.
+        state : Theano expression
+            ``(batch, state_size)`` previous state.
+        context : Theano expression, optional
+            ``(batch, context_size)`` per-step context, when the layer has one.
+
+        Returns
+        -------
+        Theano expression
+            ``(batch, state_size)`` new state.
+        """
+        return self.step(self.input_projection(x, context), state)
+
+    def get_output_shape_for(self, input_shapes):
+        batch, steps = input_shapes[0][0], input_shapes[0][1]
+        width = self.state_size if self.return_state else self.num_units
+        return (batch, width) if self.only_return_final else (batch, steps, width)
+
+    def get_output_for(self, inputs, n_steps=None, **kwargs):
+        """Run the loop; with ``n_steps`` (passed to ``get_output``) it is
+        unrolled at graph-build time to exactly that many steps, which is
+        faster than ``theano.scan`` but fixes the sequence length."""
+        x = inputs[0]
+        batch = x.shape[0]
+        context = inputs[self.context_index] if self.context_index is not None else None
+        projections = self.input_projection(x, context).dimshuffle(1, 0, 2)
+        if self.state_init_index is not None:
+            state0 = inputs[self.state_init_index]
+        else:
+            state0 = T.zeros((batch, self.state_size), dtype=theano.config.floatX)
+
+        if self.mask_index is not None:
+            mask = inputs[self.mask_index].dimshuffle(1, 0, "x")
+
+            def masked_step(projection, mask_t, state):
+                new_state = self.step(projection, state)
+                return T.switch(mask_t, new_state, state)
+            fn, sequences = masked_step, [projections, mask]
+        else:
+            fn, sequences = self.step, [projections]
+
+        if n_steps is not None:
+            states = unroll_scan(fn, sequences, [state0], [], n_steps,
+                                 go_backwards=self.backwards)[0]
+        else:
+            states = theano.scan(fn, sequences=sequences, outputs_info=[state0],
+                                 go_backwards=self.backwards, strict=False)[0]
+        if self.only_return_final:
+            final = states[-1]
+            return final if self.return_state else self.hidden(final)
+        if self.backwards:
+            states = states[::-1]
+        states = states.dimshuffle(1, 0, 2)
+        return states if self.return_state else self.hidden(states)
+
+
+class LSTMLayer(RecurrentLayer):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997), no peepholes.
+
+    Gates are ordered input, forget, cell, output; the state is ``[h, c]``.
+    The forget-gate bias starts at 1 so that early gradients flow
+    (Jozefowicz et al. 2015). Parameters as for :class:`RecurrentLayer`.
+
+    Examples
+    --------
+    >>> from lasagne.layers import InputLayer
+    >>> LSTMLayer(InputLayer((None, 5, 8)), 16).output_shape
+    (None, 5, 16)
+    """
+    num_gates = 4
+
+    def __init__(self, incoming, num_units, **kwargs):
+        super(LSTMLayer, self).__init__(incoming, num_units, **kwargs)
+        bias = self.b.get_value()
+        bias[num_units:2 * num_units] = 1.0
+        self.b.set_value(bias)
+
+    @property
+    def state_size(self):
+        return 2 * self.num_units
+
+    def hidden(self, state):
+        return state[..., :self.num_units]
+
+    def step(self, input_projection, state):
+        n = self.num_units
+        h, c = state[:, :n], state[:, n:]
+        gates = input_projection + self._recurrent_product(h)
+        input_gate = T.nnet.sigmoid(gates[:, :n])
+        forget_gate = T.nnet.sigmoid(gates[:, n:2 * n])
+        candidate = T.tanh(gates[:, 2 * n:3 * n])
+        output_gate = T.nnet.sigmoid(gates[:, 3 * n:])
+        c = forget_gate * c + input_gate * candidate
+        h = output_gate * T.tanh(c)
+        return T.concatenate([h, c], axis=1)
+
+
+class GRULayer(RecurrentLayer):
+    """Gated recurrent unit (Cho et al. 2014), reset applied after the product.
+
+    Gates are ordered reset, update, candidate. Applying the reset gate to
+    ``h W_hid`` rather than to ``h`` (as cuDNN does) keeps one recurrent
+    matrix product per step. Parameters as for :class:`RecurrentLayer`.
+
+    Examples
+    --------
+    >>> from lasagne.layers import InputLayer
+    >>> GRULayer(InputLayer((None, 5, 8)), 16, only_return_final=True).output_shape
+    (None, 16)
+    """
+    num_gates = 3
+
+    def step(self, input_projection, state):
+        n = self.num_units
+        recurrent = self._recurrent_product(state)
+        reset = T.nnet.sigmoid(input_projection[:, :n] + recurrent[:, :n])
+        update = T.nnet.sigmoid(input_projection[:, n:2 * n] + recurrent[:, n:2 * n])
+        candidate = T.tanh(input_projection[:, 2 * n:] + reset * recurrent[:, 2 * n:])
+        return update * state + (1.0 - update) * candidate
+
+
+#: Cell name (as given to ``--cell``) to layer class.
+CELLS = {"lstm": LSTMLayer, "gru": GRULayer}
+
+
+class StateSliceLayer(lasagne.layers.Layer):
+    """The hidden part ``h`` of a recurrent layer's state output.
+
+    Parameters
+    ----------
+    incoming : RecurrentLayer
+        A layer built with ``return_state=True``.
+
+    Examples
+    --------
+    >>> from lasagne.layers import InputLayer
+    >>> l_seq = LSTMLayer(InputLayer((None, 5, 8)), 16, return_state=True)
+    >>> StateSliceLayer(l_seq).output_shape
+    (None, 5, 16)
+    """
+
+    def __init__(self, incoming, **kwargs):
+        super(StateSliceLayer, self).__init__(incoming, **kwargs)
+        self.recurrent = incoming
+
+    def get_output_shape_for(self, input_shape):
+        return input_shape[:-1] + (self.recurrent.num_units,)
+
+    def get_output_for(self, input, **kwargs):
+        return self.recurrent.hidden(input)
+
+
+class LastStepLayer(lasagne.layers.Layer):
+    """The last time step of a ``(batch, time, units)`` sequence.
+
+    With masked recurrent layers the last step holds the state after the last
+    real token, so this gives each layer's final state.
+
+    Examples
+    --------
+    >>> from lasagne.layers import InputLayer
+    >>> LastStepLayer(InputLayer((None, 5, 8))).output_shape
+    (None, 8)
+    """
+
+    def get_output_shape_for(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_output_for(self, input, **kwargs):
+        return input[:, -1]
