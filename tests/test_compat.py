@@ -1,0 +1,104 @@
+"""Each work-around in lasagne_seq2seq.compat, proven on the installed stack."""
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lasagne_seq2seq import compat
+import theano
+import theano.tensor as T
+import lasagne
+
+PACKAGE = Path(compat.__file__).resolve().parent
+
+
+def test_float32_openblas_and_cache_defaults():
+    assert theano.config.floatX == "float32"
+    assert theano.config.base_compiledir.startswith(compat.cache_dir())
+    expected = "-lopenblas" if compat.openblas_available() else ""
+    assert theano.config.blas__ldflags == expected
+
+
+def test_user_theano_flags_win_over_defaults():
+    merged = compat.merge_theano_flags({"floatX": "float32", "blas__ldflags": "-lopenblas"},
+                                       "floatX=float64, device=cpu,blas.ldflags=")
+    assert dict(item.split("=") for item in merged.split(",")) == {
+        "floatX": "float64", "blas__ldflags": "", "device": "cpu"}
+
+
+def test_user_theano_flags_reach_theano_in_a_fresh_process():
+    env = dict(os.environ, THEANO_FLAGS="floatX=float64")
+    out = subprocess.run([sys.executable, "-c", "import lasagne_seq2seq.compat, theano; "
+                          "print(theano.config.floatX)"], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[-1] == "float64"
+
+
+def test_numpy_pin_is_checked(monkeypatch):
+    monkeypatch.setattr(np, "__version__", "1.26.4")
+    with pytest.raises(compat.StackError, match="numpy<1.24"):
+        compat._check_numpy()
+
+
+def test_scan_runs_without_the_cython_extension():
+    assert sys.modules["theano.scan.scan_perform_ext"] is None
+    x = T.vector()
+    cumulative, _ = theano.scan(lambda value, total: total + value, sequences=[x],
+                                outputs_info=[T.constant(np.float32(0))])
+    f = theano.function([x], cumulative)
+    np.testing.assert_allclose(f(np.arange(4, dtype="float32")), [0, 1, 3, 6])
+
+
+def test_lasagne_lstm_layer_compiles_and_runs():
+    l_in = lasagne.layers.InputLayer((None, None, 3))
+    l_lstm = lasagne.layers.LSTMLayer(l_in, 5)
+    f = theano.function([l_in.input_var], lasagne.layers.get_output(l_lstm))
+    out = f(np.ones((2, 4, 3), dtype="float32"))
+    assert out.shape == (2, 4, 5) and np.isfinite(out).all()
+
+
+def test_dropout_is_random_at_train_time_and_off_at_test_time():
+    l_in = lasagne.layers.InputLayer((None, 200))
+    l_drop = lasagne.layers.DropoutLayer(l_in, p=0.5)
+    train = theano.function([l_in.input_var], lasagne.layers.get_output(l_drop))
+    test = theano.function([l_in.input_var],
+                           lasagne.layers.get_output(l_drop, deterministic=True))
+    ones = np.ones((4, 200), dtype="float32")
+    dropped = train(ones)
+    assert 0.3 < (dropped == 0).mean() < 0.7
+    assert set(np.unique(dropped)) <= {0.0, 2.0}
+    assert not np.array_equal(dropped, train(ones))
+    np.testing.assert_array_equal(test(ones), ones)
+
+
+def test_get_output_accepts_expressions_for_layers():
+    l_in = lasagne.layers.InputLayer((None, 3))
+    l_dense = lasagne.layers.DenseLayer(l_in, 2)
+    x = T.matrix()
+    assert lasagne.layers.get_output(l_dense, {l_in: x * 2}).ndim == 2
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield ("." * node.level) + (node.module or "") + (
+                ":" + ",".join(a.name for a in node.names) if node.level else "")
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
+def test_modules_import_compat_before_theano(path):
+    if path.name == "compat.py":
+        return
+    seen_compat = False
+    for name in _imports(path):
+        if name in (".:compat",):
+            seen_compat = True
+        if name.split(".")[0] in ("theano", "lasagne"):
+            assert seen_compat, "%s imports %s before compat" % (path.name, name)
