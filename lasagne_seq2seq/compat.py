@@ -19,13 +19,18 @@ What it does, in order:
    Python BLAS with a warning), the compile cache in the user's cache
    directory, and the speed settings measured in ``bench/``. Flags the user
    set in ``THEANO_FLAGS`` always win.
-4. Aliases the Theano names Lasagne 0.1 uses that theano-pymc renamed:
+4. Silences theano-pymc's log of a failed graph rewrite (``PushOutScanOutput``
+   raises "Trying to reintroduce a removed node" on masked scans): Theano
+   skips the rewrite and the compiled function is correct, but the traceback
+   looks like a crash to users.
+5. Aliases the Theano names Lasagne 0.1 uses that theano-pymc renamed:
    ``theano.sandbox.rng_mrg.MRG_RandomStreams`` (now ``MRG_RandomStream``),
    ``theano.tensor.signal.downsample`` (now ``pool``) and
    ``theano.gof.Variable`` (now ``theano.graph.basic.Variable``; Lasagne's
    ``get_output`` needs it to accept expressions as inputs).
 """
 import ctypes.util
+import logging
 import os
 import sys
 import warnings
@@ -158,6 +163,7 @@ def _alias_lasagne_imports():
 def _install():
     _check_numpy()
     _configure_theano()
+    logging.getLogger("theano.graph.opt").setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
         # theano-pymc warns about its own deprecated modules on import.
         warnings.simplefilter("ignore", DeprecationWarning)
