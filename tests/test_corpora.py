@@ -1,0 +1,128 @@
+"""Every corpus format on real files, the prepared corpora, and every error."""
+from pathlib import Path
+
+import pytest
+
+from lasagne_seq2seq.corpora import (corpus_path, load_conversations, make_pairs,
+                                     prepare_chitchat, prepare_shakespeare, split_conversations)
+from lasagne_seq2seq.errors import Seq2SeqError
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
+needs_shared = pytest.mark.skipif(not DATA.is_dir(), reason="../shared reference data absent")
+
+
+@needs_shared
+def test_the_original_plain_movie_lines():
+    # Two stray blank lines would make auto-detection read it as a script.
+    [lines] = load_conversations(str(DATA / "train" / "movie_lines_cleaned_10k.txt"), fmt="plain")
+    assert len(lines) == 9997 and lines[:2] == ["They do not!", "They do to!"]
+    pairs = make_pairs([lines])
+    assert len(pairs) == 9996 and pairs[1] == ("They do to!", "I hope so.")
+
+
+@needs_shared
+def test_the_original_toy_task_pairs_alternate_lines():
+    pairs = make_pairs(load_conversations(str(DATA / "train" / "reversed_phrases.txt")),
+                       mode="alternate")
+    assert len(pairs) == 10000
+    assert all(reply.split() == question.split()[::-1] for question, reply in pairs)
+
+
+def test_script_format_pairs_never_cross_conversations(tmp_path):
+    path = tmp_path / "script.txt"
+    path.write_text("a1\na2\na3\n\n\nb1\nb2\n", encoding="utf-8")
+    conversations = load_conversations(str(path))
+    assert conversations == [["a1", "a2", "a3"], ["b1", "b2"]]
+    assert make_pairs(conversations) == [("a1", "a2"), ("a2", "a3"), ("b1", "b2")]
+    assert make_pairs(conversations, "alternate") == [("a1", "a2"), ("b1", "b2")]
+
+
+def test_tsv_pairs(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("hi\thello\nhow are you?\tfine.\n", encoding="utf-8")
+    assert make_pairs(load_conversations(str(path))) == [("hi", "hello"),
+                                                          ("how are you?", "fine.")]
+
+
+def write_cornell(folder):
+    sep = " +++$+++ "
+    lines = ["L3%su0%sm0%sBIANCA%sCaf\xe9 tonight?" % (sep, sep, sep, sep),
+             "L1%su0%sm0%sBIANCA%sHi there." % (sep, sep, sep, sep),
+             "L2%su1%sm0%sCAMERON%sHello." % (sep, sep, sep, sep),
+             "L9%su1%sm0%sCAMERON%sBye." % (sep, sep, sep, sep)]
+    (folder / "movie_lines.txt").write_bytes("\n".join(lines).encode("iso-8859-1"))
+    conversations = ["u0%su1%sm0%s['L1', 'L2', 'L3']" % (sep, sep, sep),
+                     "u0%su1%sm0%s['L9']" % (sep, sep, sep)]
+    (folder / "movie_conversations.txt").write_bytes("\n".join(conversations).encode("latin-1"))
+
+
+def test_raw_cornell_corpus_in_conversation_order(tmp_path):
+    write_cornell(tmp_path)
+    conversations = load_conversations(str(tmp_path))
+    assert conversations == [["Hi there.", "Hello.", "Caf\xe9 tonight?"], ["Bye."]]
+    assert make_pairs(conversations) == [("Hi there.", "Hello."), ("Hello.", "Caf\xe9 tonight?")]
+    assert load_conversations(str(tmp_path / "movie_lines.txt")) == conversations
+
+
+def test_splits_are_by_conversation_and_seeded():
+    conversations = [["q%d" % i, "r%d" % i] for i in range(100)]
+    train, valid, test = split_conversations(conversations, 0.1, 0.2, seed=3)
+    assert (len(train), len(valid), len(test)) == (70, 10, 20)
+    keys = [{c[0] for c in split} for split in (train, valid, test)]
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    assert split_conversations(conversations, 0.1, 0.2, seed=3) == (train, valid, test)
+    assert split_conversations(conversations, 0.1, 0.2, seed=4) != (train, valid, test)
+
+
+def test_chitchat_is_prepared_from_its_package(tmp_path):
+    prepared = prepare_chitchat(tmp_path / "chitchat.txt")
+    assert prepared.conversations == 7168
+    conversations = load_conversations(str(tmp_path / "chitchat.txt"))
+    assert len(conversations) == 7168
+    assert 125000 < len(make_pairs(conversations)) < 140000
+
+
+def test_shakespeare_speeches_and_scenes_without_stage_directions(tmp_path):
+    prepare_shakespeare(tmp_path / "shakespeare.txt")
+    conversations = load_conversations(str(tmp_path / "shakespeare.txt"))
+    assert 600 < len(conversations) < 1000
+    speeches = [s for c in conversations for s in c]
+    assert any(s.startswith("Tush! never tell me; I take it much unkindly") for s in speeches)
+    assert not any("_" in s or "[" in s or s.startswith("**") for s in speeches)
+
+
+def test_named_corpora_resolve_to_prepared_files():
+    assert corpus_path("chitchat").name == "chitchat.txt"
+    assert corpus_path("chitchat").parent.name == "movie_scripts"
+
+
+@pytest.mark.parametrize("content, fmt, message", [
+    (None, "auto", "not found"),
+    (b"", "auto", "is empty"),
+    (b"\n\n  \n", "auto", "is empty"),
+    (b"hello\nwor\xffld\n", "auto", r"line 2: bytes that are not utf-8 .* --encoding latin-1"),
+    (b"only one line\n", "auto", "holds no .* pairs"),
+    (b"a\tb\nno tab here\n", "tsv", "line 2: expected 'utterance<TAB>reply'"),
+    (b"a\nb\n", "xml", "unknown corpus format 'xml'"),
+    (b"a\n" + b"x" * 10001 + b"\n", "auto", "line 2 has 10001 characters"),
+])
+def test_bad_input_is_a_one_line_error_naming_the_file(tmp_path, content, fmt, message):
+    path = tmp_path / "corpus.tsv" if fmt == "tsv" else tmp_path / "corpus.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(Seq2SeqError, match=message) as error:
+        load_conversations(str(path), fmt=fmt)
+    assert "\n" not in str(error.value)
+    if fmt != "xml":
+        assert str(path) in str(error.value)
+
+
+def test_unknown_corpus_names_list_the_known_ones():
+    with pytest.raises(Seq2SeqError, match="unknown corpus 'reddit': use one of chitchat"):
+        load_conversations("reddit")
+
+
+def test_latin1_files_read_with_the_encoding_option(tmp_path):
+    path = tmp_path / "latin.txt"
+    path.write_bytes("caf\xe9?\noui.\n".encode("latin-1"))
+    assert load_conversations(str(path), encoding="latin-1") == [["caf\xe9?", "oui."]]

@@ -1,0 +1,102 @@
+"""From a corpus to batches: splits, vocabulary, caps, buckets, shapes."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lasagne_seq2seq.data import (EncodedPairs, build_dataset, default_buckets, iterate_batches,
+                                  source_batch)
+from lasagne_seq2seq.vocab import EOS_ID, PAD_ID, START_ID
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
+
+
+@pytest.fixture
+def script(tmp_path):
+    lines = []
+    for c in range(40):
+        lines += ["question %d number %s" % (c, " x" * (c % 7)), "reply %d" % c,
+                  "and again %d" % c, ""]
+    path = tmp_path / "dialogues.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return str(path)
+
+
+def test_dataset_splits_build_vocabulary_on_train_and_caps_lengths(script):
+    data = build_dataset(script, vocab_size=30, max_src_len=4, max_tgt_len=3,
+                         valid_fraction=0.1, test_fraction=0.1)
+    assert (len(data.train), len(data.valid), len(data.test)) == (64, 8, 8)
+    assert len(data.vocab) == 30
+    assert max(len(s) for s in data.train.src) == 4 and max(len(t) for t in data.train.tgt) == 3
+    assert data.stats["truncated_src"] > 0
+    summary = data.summary()
+    assert "80 pairs" in summary and "\n" not in summary
+
+
+def test_a_given_vocabulary_is_used_as_is(script):
+    data = build_dataset(script, vocab_size=30)
+    again = build_dataset(script, vocab=data.vocab, seed=1)
+    assert again.vocab is data.vocab
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="../shared reference data absent")
+def test_a_plain_file_is_split_by_pair():
+    data = build_dataset(str(DATA / "train" / "reversed_phrases.txt"), fmt="plain",
+                         pairing="alternate", tokenizer="classic", valid_fraction=0.1,
+                         test_fraction=0.0)
+    assert (len(data.train), len(data.valid)) == (9000, 1000)
+    valid_pairs = {(tuple(s), tuple(t)) for s, t in zip(data.valid.src, data.valid.tgt)}
+    train_pairs = {(tuple(s), tuple(t)) for s, t in zip(data.train.src, data.train.tgt)}
+    assert not valid_pairs & train_pairs
+    assert all(list(t) == list(s)[::-1] for s, t in zip(data.train.src, data.train.tgt))
+
+
+def test_source_batch_pads_and_reverses():
+    src, mask = source_batch([[5, 6, 7], [8]], reverse=True, length=4)
+    assert src.tolist() == [[7, 6, 5, PAD_ID], [8, PAD_ID, PAD_ID, PAD_ID]]
+    assert mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0]]
+    with pytest.raises(ValueError):
+        source_batch([[1, 2, 3]], length=2)
+
+
+def pairs(n=50, seed=0):
+    rng = np.random.RandomState(seed)
+    return EncodedPairs([rng.randint(4, 20, rng.randint(1, 9)).astype(np.int32) for _ in range(n)],
+                        [rng.randint(4, 20, rng.randint(1, 7)).astype(np.int32) for _ in range(n)])
+
+
+def test_batches_have_start_eos_and_masks_in_place():
+    data = pairs()
+    for batch in iterate_batches(data, 8):
+        for row in range(len(batch.src)):
+            n = int(batch.tgt_mask[row].sum())
+            assert batch.tgt_in[row, 0] == START_ID and batch.tgt_out[row, n - 1] == EOS_ID
+            np.testing.assert_array_equal(batch.tgt_in[row, 1:n], batch.tgt_out[row, :n - 1])
+            assert (batch.tgt_out[row, n:] == PAD_ID).all()
+        assert batch.src.dtype == np.int32 and batch.src_mask.dtype == np.float32
+
+
+def test_buckets_give_fixed_shapes_and_cover_every_pair_once():
+    data = pairs()
+    buckets = default_buckets(8, 6, 2)
+    assert buckets == [(4, 3), (8, 6)]
+    seen = []
+    for batch in iterate_batches(data, 8, rng=np.random.RandomState(0), buckets=buckets):
+        assert (batch.src.shape[1], batch.tgt_in.shape[1] - 1) in buckets
+        seen += [tuple(row[row > 0]) for row in batch.src]
+    assert sorted(seen) == sorted(tuple(s) for s in data.src)
+
+
+def test_shuffling_is_seeded_and_no_shuffle_is_fixed():
+    data = pairs()
+    first = lambda seed: next(iterate_batches(data, 8, rng=np.random.RandomState(seed))).src
+    np.testing.assert_array_equal(first(1), first(1))
+    assert not np.array_equal(first(1), first(2))
+    fixed = [b.src.tolist() for b in iterate_batches(data, 8)]
+    assert fixed == [b.src.tolist() for b in iterate_batches(data, 8)]
+
+
+def test_a_pair_longer_than_every_bucket_is_an_error():
+    from lasagne_seq2seq.errors import Seq2SeqError
+    with pytest.raises(Seq2SeqError, match="fits no bucket"):
+        list(iterate_batches(pairs(), 8, buckets=[(2, 2)]))
