@@ -89,7 +89,8 @@ def train_word2vec(token_lists, dim=128, window=5, min_count=1, epochs=5, sg=Tru
 
 
 class _EpochBar(object):
-    """A gensim training callback that advances a tqdm bar once per epoch."""
+    """A gensim training callback (gensim calls all four methods) that
+    advances a tqdm bar once per epoch."""
 
     def __init__(self, epochs):
         self.epochs = epochs
@@ -198,12 +199,12 @@ def _read_text_vectors(path, header):
             rows = [(number, line.split()) for number, line in enumerate(handle, 1)
                     if line.strip()]
     except UnicodeDecodeError as error:
-        raise Seq2SeqError("%s is not UTF-8 text (byte %d): is it a binary file? pass "
-                           "the right format" % (path, error.start))
+        raise Seq2SeqError("%s is not UTF-8 text (byte %d): name word2vec binary files "
+                           "*.bin and gensim KeyedVectors *.kv" % (path, error.start))
     if header:
         if not rows or not _is_header(rows[0][1]):
-            raise Seq2SeqError("%s line 1 is not a word2vec header `COUNT DIM`: pass "
-                               "--format glove for header-less files" % path)
+            raise Seq2SeqError("%s line 1 is not a word2vec header `COUNT DIM`: add "
+                               "one, or read the file as GloVe (no header)" % path)
         declared, dim = (int(field) for field in rows.pop(0)[1])
         expected = "as the header says"
         if rows and declared != len(rows):
@@ -254,7 +255,7 @@ def _read_binary_vectors(path):
         return KeyedVectors.load_word2vec_format(path, binary=True)
     except (ValueError, EOFError, UnicodeDecodeError, IndexError) as error:
         raise Seq2SeqError("%s is not a readable word2vec binary file (%s): make it "
-                           "again, or pass its real format" % (path, _first_line(error)))
+                           "again, or rename it if it is text" % (path, _first_line(error)))
 
 
 def _read_keyedvectors(path):
@@ -264,7 +265,7 @@ def _read_keyedvectors(path):
     except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError,
             IndexError, KeyError) as error:
         raise Seq2SeqError("%s is not a gensim KeyedVectors file (%s): make it again with "
-                           "bin/word2vec.py, or pass its real format"
+                           "bin/word2vec.py, or rename it if it is text"
                            % (path, _first_line(error)))
     # A whole Word2Vec model saved with save() carries its vectors in .wv.
     loaded = getattr(loaded, "wv", loaded)
