@@ -495,7 +495,7 @@ def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", s
         if path.exists():
             vectors = load_vectors(path, "keyedvectors")
         else:
-            vectors = train_word2vec(token_lists, dim=dim, workers=1, seed=seed)
+            vectors = train_word2vec(token_lists, dim=dim, workers=1, seed=seed, progress=True)
             save_vectors(vectors, path)
         source = "word2vec (%s)" % path.name
     else:
