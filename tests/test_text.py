@@ -21,6 +21,7 @@ def test_classic_mode_is_the_original_regular_expression():
 def test_default_mode_keeps_contractions_and_punctuation_sensible():
     assert tokenize("I don't know, Bob!") == ["i", "do", "n't", "know", ",", "bob", "!"]
     assert tokenize("She's here.") == ["she", "'s", "here", "."]
+    assert tokenize("Fine. You?") == ["fine", ".", "you", "?"]
 
 
 @pytest.mark.parametrize("mode", ["default", "classic"])
