@@ -59,6 +59,9 @@ class ModelConfig:
     dropout: float = 0.0
     reverse_source: bool = True
     share_embeddings: bool = True
+    # Output layer = transposed (target) embeddings (Press & Wolf 2017): fewer
+    # parameters, a cheaper softmax layer, and words copy naturally.
+    tie_embeddings: bool = True
     grad_clipping: float = 0.0
 
 

@@ -29,7 +29,7 @@ from lasagne.layers import MergeLayer
 from lasagne.utils import unroll_scan
 
 __all__ = ["RecurrentLayer", "LSTMLayer", "GRULayer", "CELLS", "StateSliceLayer",
-           "LastStepLayer"]
+           "LastStepLayer", "TiedOutputLayer"]
 
 
 class RecurrentLayer(MergeLayer):
@@ -337,3 +337,46 @@ class LastStepLayer(lasagne.layers.Layer):
 
     def get_output_for(self, input, **kwargs):
         return input[:, -1]
+
+
+class TiedOutputLayer(lasagne.layers.Layer):
+    """Vocabulary logits through the transposed embedding matrix.
+
+    Weight tying (Press & Wolf 2017; Inan et al. 2017): the output layer
+    reuses the embeddings, ``logits = x W_emb^T + b``, so a word's input and
+    output representations are one vector. It halves the parameters of a
+    small model and makes copying words from the question natural.
+
+    Parameters
+    ----------
+    incoming : Layer
+        ``(rows, embedding_size)`` inputs.
+    embedding : lasagne.layers.EmbeddingLayer
+        The layer whose ``W`` (``(vocab_size, embedding_size)``) is reused.
+    b : initializer
+        Output biases.
+
+    Examples
+    --------
+    >>> from lasagne.layers import EmbeddingLayer, InputLayer
+    >>> l_emb = EmbeddingLayer(InputLayer((None, 3), input_var=T.imatrix()), 20, 8)
+    >>> TiedOutputLayer(InputLayer((None, 8)), l_emb).output_shape
+    (None, 20)
+    """
+
+    def __init__(self, incoming, embedding, b=init.Constant(0.0), **kwargs):
+        super(TiedOutputLayer, self).__init__(incoming, **kwargs)
+        self.embedding = embedding
+        self.num_units = embedding.output_size
+        self.b = self.add_param(b, (embedding.input_size,), name="b", regularizable=False)
+
+    @property
+    def W(self):
+        """The shared embedding matrix, transposed: ``(embedding_size, vocab_size)``."""
+        return self.embedding.W.T
+
+    def get_output_shape_for(self, input_shape):
+        return (input_shape[0], self.embedding.input_size)
+
+    def get_output_for(self, input, **kwargs):
+        return T.dot(input, self.W) + self.b

@@ -33,7 +33,7 @@ from lasagne.layers import (DenseLayer, DropoutLayer, EmbeddingLayer, InputLayer
 
 from .config import MODELS
 from .errors import Seq2SeqError
-from .layers import CELLS, LastStepLayer, StateSliceLayer
+from .layers import CELLS, LastStepLayer, StateSliceLayer, TiedOutputLayer
 
 __all__ = ["Seq2Seq", "build_network"]
 
@@ -134,8 +134,16 @@ class Seq2Seq(object):
                          name="decoder%d" % depth, **self._rnn_options)
             self.decoder_layers.append(layer)
             below = self._dropout(layer)
-        self.l_logits = DenseLayer(ReshapeLayer(below, (-1, H)), vocab_size,
-                                   nonlinearity=None, name="output")
+        below = ReshapeLayer(below, (-1, H))
+        self.l_projection = None
+        if config.tie_embeddings:
+            if H != E:  # bring the decoder's output down to the embedding size
+                self.l_projection = DenseLayer(below, E, nonlinearity=None,
+                                               name="output_projection")
+                below = self.l_projection
+            self.l_logits = TiedOutputLayer(below, self.l_tgt_embed, name="output")
+        else:
+            self.l_logits = DenseLayer(below, vocab_size, nonlinearity=None, name="output")
 
         self.params = get_all_params(self.l_logits)
         encoder_layers = [self.l_src_embed] + self.encoder_layers
@@ -248,6 +256,8 @@ class Seq2Seq(object):
             layer_state = layer.step_from_input(below, layer_state, peek)
             new_states.append(layer_state)
             below = layer.hidden(layer_state)
+        if self.l_projection is not None:
+            below = T.dot(below, self.l_projection.W) + self.l_projection.b
         logits = T.dot(below, self.l_logits.W) + self.l_logits.b
         return [T.nnet.logsoftmax(logits), T.concatenate(new_states, axis=1)]
 

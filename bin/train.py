@@ -1,0 +1,118 @@
+#!/usr/bin/env python
+"""Train a seq2seq dialogue model.
+
+With no arguments: v1 on the prepared chitchat corpus, CPU-sized, at most 15
+minutes of training, saved in runs/default (then run bin/test.py).
+"""
+import argparse
+
+from lasagne_seq2seq.cli import run_main, select_device
+from lasagne_seq2seq.config import MODELS, OPTIMIZERS, PRESETS, preset
+
+# (flag, section, field, type, help); type bool means a store_true switch.
+FLAGS = [
+    ("--corpus", "data", "corpus", str, "corpus name (chitchat, shakespeare) or path"),
+    ("--format", "data", "format", str, "corpus format: auto, script, plain, cornell, tsv"),
+    ("--encoding", "data", "encoding", str, "corpus text encoding (e.g. latin-1)"),
+    ("--tokenizer", "data", "tokenizer", str, "tokenizer: default, or classic (the original's)"),
+    ("--pairing", "data", "pairing", str, "consecutive (overlapping) or alternate pairs"),
+    ("--vocab-size", "data", "vocab_size", int, "vocabulary size, 4 special tokens included"),
+    ("--min-count", "data", "min_count", int, "drop words seen fewer times"),
+    ("--max-src-len", "data", "max_src_len", int, "truncate questions to this many tokens"),
+    ("--max-tgt-len", "data", "max_tgt_len", int, "truncate replies to this many tokens"),
+    ("--max-pairs", "data", "max_pairs", int, "use only the first N training pairs"),
+    ("--reverse", "data", "reverse_pairs", bool,
+     "swap questions and replies: a backward model p(S|T) for MMI-bidi reranking"),
+    ("--model", "model", "model", str, "architecture: %s" % ", ".join(MODELS)),
+    ("--cell", "model", "cell", str, "recurrent cell: lstm or gru"),
+    ("--embedding-size", "model", "embedding_size", int, "word embedding size"),
+    ("--hidden-size", "model", "hidden_size", int, "recurrent units per layer"),
+    ("--encoder-depth", "model", "encoder_depth", int, "encoder layers"),
+    ("--decoder-depth", "model", "decoder_depth", int, "decoder layers"),
+    ("--dropout", "model", "dropout", float, "dropout between layers"),
+    ("--grad-clipping", "model", "grad_clipping", float, "per-step recurrent gradient clip (0: off)"),
+    ("--optimizer", "train", "optimizer", str, "optimiser: %s" % ", ".join(OPTIMIZERS)),
+    ("--lr", "train", "learning_rate", float, "learning rate (adam 0.001, adadelta 1.0)"),
+    ("--batch-size", "train", "batch_size", int, "pairs per batch"),
+    ("--max-grad-norm", "train", "max_grad_norm", float, "clip the total gradient norm (0: off)"),
+    ("--epochs", "train", "epochs", int, "passes over the training pairs"),
+    ("--max-minutes", "train", "max_minutes", float, "stop after this much time (0: no limit)"),
+    ("--max-steps", "train", "max_steps", int, "stop after this many updates (0: no limit)"),
+    ("--validate-every", "train", "validate_every", int, "validate and checkpoint every N steps"),
+    ("--sample-every", "train", "sample_every", int, "print sample replies every N steps (0: never)"),
+    ("--patience", "train", "patience", int, "early stop after N validations without progress"),
+    ("--seed", "train", "seed", int, "random seed (data split, initialisation, shuffling)"),
+    ("--buckets", "train", "buckets", int, "number of length buckets"),
+    ("--embeddings", "train", "embeddings", str,
+     "initialise embeddings from vectors: a file, or 'word2vec' to train them on the corpus"),
+    ("--freeze-embeddings", "train", "freeze_embeddings", bool, "keep the embeddings fixed"),
+    ("--init-encoder", "train", "init_encoder", str, "warm start: copy the encoder of this run dir"),
+    ("--freeze-encoder-epochs", "train", "freeze_encoder_epochs", int,
+     "keep the warm-started encoder fixed for this many epochs"),
+]
+# Flags that may change when resuming: the schedule, not the model or data.
+RESUMABLE = {"epochs", "max_minutes", "max_steps", "validate_every", "sample_every", "patience"}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                        help="starting configuration; other flags override it")
+    for flag, _, field, kind, text in FLAGS:
+        if kind is bool:
+            parser.add_argument(flag, dest=field, action="store_true", default=None, help=text)
+        else:
+            parser.add_argument(flag, dest=field, type=kind, help=text)
+    parser.add_argument("--no-reverse-source", action="store_true",
+                        help="feed questions in reading order (default: reversed)")
+    parser.add_argument("--separate-embeddings", action="store_true",
+                        help="separate encoder and decoder embeddings (default: shared)")
+    parser.add_argument("--no-tie-embeddings", action="store_true",
+                        help="a separate output layer (the original's) instead of the "
+                             "transposed embeddings")
+    parser.add_argument("--no-unroll", action="store_true",
+                        help="use theano.scan instead of unrolled loops (slower, any length)")
+    parser.add_argument("--run-dir", default="runs/default", help="where the run is saved")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue this run exactly where it stopped")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start again even if the run directory holds a model")
+    parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def build_config(args):
+    """The run's config: a preset (or the resumed run's), then the flags."""
+    from lasagne_seq2seq.checkpoint import RunDir
+    from lasagne_seq2seq.errors import Seq2SeqError
+    config = RunDir(args.resume).load_config() if args.resume else preset(args.preset)
+    for flag, section, field, _, _ in FLAGS:
+        value = getattr(args, field)
+        if value is None:
+            continue
+        if args.resume and field not in RESUMABLE:
+            raise Seq2SeqError("%s cannot change when resuming (only %s can): start a new "
+                               "--run-dir instead" % (flag, ", ".join(sorted(RESUMABLE))))
+        setattr(getattr(config, section), field, value)
+    if not args.resume:
+        config.model.reverse_source = not args.no_reverse_source
+        config.model.share_embeddings = not args.separate_embeddings
+        config.model.tie_embeddings = not args.no_tie_embeddings
+        config.train.unroll = not args.no_unroll
+    return config.validate()
+
+
+def main(argv):
+    args = parse_args(argv)
+    select_device(args.device)
+    config = build_config(args)
+    from lasagne_seq2seq.training import train_run
+    train_run(config, args.resume or args.run_dir, resume=bool(args.resume),
+              overwrite=args.overwrite, progress_bar=not args.no_progress)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,454 @@
+"""Training: optimisers, the training loop, validation, checkpoints, resume.
+
+:class:`Trainer` trains a :class:`~lasagne_seq2seq.models.Seq2Seq` on a
+:class:`~lasagne_seq2seq.data.Dataset`:
+
+* batches come from length buckets with fixed shapes, and each bucket's
+  training function is compiled with its loops unrolled (about 1.5x faster
+  than ``theano.scan`` here; ``--no-unroll`` uses scan and one function);
+* Adam or Adadelta on the per-token mean loss, with total-norm gradient
+  clipping, and the encoder's gradient gated by a shared scalar, so a warm
+  started encoder can stay frozen for its first epochs without a second
+  compiled function (with fresh Adam/Adadelta state a zero gradient means a
+  zero update);
+* validation perplexity every ``validate_every`` steps, early stopping after
+  ``patience`` validations without improvement, and sample replies;
+* ``last.npz`` after every validation, at the end and on Ctrl-C, ``best.npz``
+  at each new best, both atomic; resuming restores parameters, optimiser
+  state, dropout and shuffling generators and the position in the epoch, so a
+  resumed run continues exactly where it stopped.
+"""
+import dataclasses
+import math
+import os
+import time
+
+import numpy as np
+
+from . import compat  # noqa: F401  (before Theano)
+import theano
+import theano.tensor as T
+import lasagne
+from lasagne.layers import DropoutLayer, get_all_layers
+
+from .checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from .data import default_buckets, iterate_batches
+from .errors import Seq2SeqError
+from .plots import plot_history
+
+__all__ = ["Trainer", "perplexity", "DEFAULT_LEARNING_RATES"]
+
+#: Learning rate of each optimiser when ``--lr`` is not given.
+DEFAULT_LEARNING_RATES = {"adam": 0.001, "adadelta": 1.0}
+
+
+def perplexity(loss_sum, num_tokens):
+    """Per-token perplexity from a summed negative log-likelihood.
+
+    Examples
+    --------
+    >>> round(perplexity(2 * math.log(10.0), 2), 6)
+    10.0
+    """
+    return math.exp(min(loss_sum / max(num_tokens, 1), 50.0))
+
+
+class Trainer(object):
+    """Trains a network and keeps its run directory up to date.
+
+    Parameters
+    ----------
+    net : Seq2Seq
+        The network.
+    dataset : Dataset
+        Encoded train/valid splits and the vocabulary.
+    config : RunConfig
+        The run's configuration (``train`` and ``model.reverse_source`` are used).
+    run : RunDir
+        Where checkpoints and curves go (already created).
+    log : callable
+        Prints one line (``tqdm.write`` keeps progress bars intact).
+    sample_questions : list of str
+        Questions answered with greedy decoding every ``sample_every`` steps.
+    """
+
+    def __init__(self, net, dataset, config, run, log=print, sample_questions=()):
+        self.net, self.dataset, self.config, self.run = net, dataset, config, run
+        self.train_config = config.train
+        self.log = log
+        self.sample_questions = list(sample_questions)
+        tc = self.train_config
+        if tc.buckets and tc.unroll:
+            self.buckets = default_buckets(config.data.max_src_len, config.data.max_tgt_len,
+                                           tc.buckets)
+        else:
+            self.buckets = None
+        self.rng = np.random.RandomState(tc.seed)
+        lasagne.random.set_rng(np.random.RandomState(tc.seed))
+
+        params = [p for p in net.params
+                  if not (tc.freeze_embeddings and p in self._embedding_params())]
+        self.trainable_params = params
+        self.learning_rate = theano.shared(np.float32(
+            tc.learning_rate or DEFAULT_LEARNING_RATES[tc.optimizer]), name="learning_rate")
+        self.encoder_gate = theano.shared(np.float32(1.0), name="encoder_gate")
+        self._train_functions = {}
+        self._valid_function = None
+        self._decoder = None
+        self._updates_template = None
+        self.progress = {"step": 0, "epoch": 0, "batch": 0, "epoch_rng": None,
+                         "best_valid_ppl": None, "best_step": None, "bad_validations": 0,
+                         "train_seconds": 0.0, "tokens": 0, "history": []}
+
+    def _embedding_params(self):
+        return {self.net.l_src_embed.W, self.net.l_tgt_embed.W}
+
+    # ---------------------------------------------------------------- graphs
+    def _symbolic_batch(self):
+        return (T.imatrix("src"), T.matrix("src_mask"), T.imatrix("tgt_in"),
+                T.imatrix("tgt_out"), T.matrix("tgt_mask"))
+
+    def _updates(self, loss_mean):
+        tc = self.train_config
+        params = self.trainable_params
+        encoder = set(self.net.encoder_params)
+        grads = T.grad(loss_mean, params)
+        grads = [g * self.encoder_gate if p in encoder else g for p, g in zip(params, grads)]
+        if tc.max_grad_norm:
+            grads, norm = lasagne.updates.total_norm_constraint(
+                grads, tc.max_grad_norm, return_norm=True)
+        else:
+            norm = T.sqrt(sum(T.sum(g ** 2) for g in grads))
+        if tc.optimizer == "adam":
+            updates = lasagne.updates.adam(grads, params, learning_rate=self.learning_rate)
+        else:
+            updates = lasagne.updates.adadelta(grads, params, learning_rate=self.learning_rate)
+        return updates, norm
+
+    def train_function(self, shape):
+        """The training step for one bucket shape (compiled on first use).
+
+        Every bucket's function shares one set of optimiser accumulators: the
+        first compiled function creates them, later ones reuse them.
+        """
+        if shape in self._train_functions:
+            return self._train_functions[shape]
+        started = time.time()
+        batch = self._symbolic_batch()
+        n_src, n_tgt = shape if shape is not None else (None, None)
+        loss_sum = self.net.loss(*batch, deterministic=False, n_src_steps=n_src, n_tgt_steps=n_tgt)
+        num_tokens = batch[4].sum()
+        updates, norm = self._updates(loss_sum / num_tokens)
+        if self._updates_template is None:
+            self._updates_template = updates
+        else:  # point the new graph at the accumulators the first one made
+            replace = dict(zip(updates.keys(), self._updates_template.keys()))
+            updates = [(replace.get(var, var), theano.clone(expr, replace=replace))
+                       for var, expr in updates.items()]
+        # on_unused_input: an lm network never reads the source side.
+        function = theano.function(list(batch), [loss_sum, num_tokens, norm], updates=updates,
+                                   name="train_%s" % (shape,), on_unused_input="ignore")
+        self._train_functions[shape] = function
+        self.log("compiled the training step for %s in %.0f s"
+                 % ("%dx%d steps" % shape if shape else "any length", time.time() - started))
+        return function
+
+    def _validation_function(self):
+        if self._valid_function is None:
+            batch = self._symbolic_batch()
+            loss_sum = self.net.loss(*batch, deterministic=True)
+            self._valid_function = theano.function(list(batch), [loss_sum, batch[4].sum()],
+                                                   name="validate", on_unused_input="ignore")
+        return self._valid_function
+
+    # ----------------------------------------------------------------- state
+    def optimizer_state(self):
+        """The optimiser's accumulators (compile a training step first)."""
+        if self._updates_template is None:
+            self.train_function(self._first_shape())
+        params = set(self.net.params)
+        return [var for var in self._updates_template if var not in params]
+
+    def _rng_state_variables(self):
+        layers = get_all_layers(self.net.l_logits)
+        return [var for layer in layers if isinstance(layer, DropoutLayer)
+                for var, *_ in layer._srng.state_updates]
+
+    def _first_shape(self):
+        if not self.buckets:
+            return None
+        src_len, tgt_len = self.buckets[-1]
+        return (src_len, tgt_len + 1)
+
+    def save(self, which="last"):
+        """Write ``last.npz`` (or ``best.npz``) atomically."""
+        save_checkpoint(self.run.checkpoint(which), self.net.param_values(),
+                        [v.get_value() for v in self.optimizer_state()],
+                        [v.get_value() for v in self._rng_state_variables()],
+                        self.progress)
+
+    def resume(self, path):
+        """Restore parameters, optimiser, generators and progress from a checkpoint."""
+        checkpoint = load_checkpoint(path)
+        self.net.set_param_values(checkpoint["params"], source=path)
+        for holder, values, what in ((self.optimizer_state(), checkpoint["optimizer"], "optimiser"),
+                                     (self._rng_state_variables(), checkpoint["rng"], "dropout RNG")):
+            if len(holder) != len(values):
+                raise Seq2SeqError("%s has %d %s arrays, this run needs %d: resume with the "
+                                   "same --optimizer and --dropout" % (path, len(values), what,
+                                                                      len(holder)))
+            for variable, value in zip(holder, values):
+                variable.set_value(value)
+        self.progress.update(checkpoint["progress"])
+        self.log("resumed from %s at step %d (epoch %d, batch %d)"
+                 % (path, self.progress["step"], self.progress["epoch"] + 1, self.progress["batch"]))
+
+    def warm_start_encoder(self, run_dir):
+        """Copy a trained run's encoder (and embeddings) into this network."""
+        from .checkpoint import RunDir
+        source = RunDir(run_dir)
+        path = source.checkpoint("best")
+        if not os.path.exists(path):
+            path = source.checkpoint("last")
+        checkpoint = load_checkpoint(path)
+        self.net.set_param_values(checkpoint["params"], source=path, only=self.net.encoder_params)
+        self.log("encoder initialised from %s (%d arrays)" % (path, len(self.net.encoder_params)))
+
+    # ------------------------------------------------------------ validation
+    def validate(self):
+        """Per-token perplexity of the validation split (dropout off)."""
+        function = self._validation_function()
+        loss, tokens = 0.0, 0.0
+        for batch in iterate_batches(self.dataset.valid, self.train_config.batch_size,
+                                     reverse_source=self.config.model.reverse_source):
+            batch_loss, batch_tokens = function(batch.src, batch.src_mask, batch.tgt_in,
+                                                batch.tgt_out, batch.tgt_mask)
+            loss += float(batch_loss)
+            tokens += float(batch_tokens)
+        return perplexity(loss, tokens)
+
+    def sample_replies(self):
+        """Greedy replies to the sample questions, as ``q -> r`` lines."""
+        from .decoding import Decoder
+        if self._decoder is None:
+            self._decoder = Decoder(self.net, self.dataset.vocab, self.config)
+        replies = self._decoder.reply(self.sample_questions)
+        return ["  %s -> %s" % (q, r.text) for q, r in zip(self.sample_questions, replies)]
+
+    # ------------------------------------------------------------------ loop
+    def _epoch_batches(self):
+        progress = self.progress
+        if progress["epoch_rng"] is None or progress["batch"] == 0:
+            progress["epoch_rng"] = _rng_to_json(self.rng.get_state())
+        else:
+            self.rng.set_state(_rng_from_json(progress["epoch_rng"]))
+        batches = list(iterate_batches(self.dataset.train, self.train_config.batch_size,
+                                       rng=self.rng, buckets=self.buckets,
+                                       reverse_source=self.config.model.reverse_source))
+        return batches
+
+    def _stop_reason(self, started):
+        tc, progress = self.train_config, self.progress
+        if tc.max_steps and progress["step"] >= tc.max_steps:
+            return "reached --max-steps %d" % tc.max_steps
+        if tc.max_minutes and time.time() - started >= tc.max_minutes * 60:
+            return "reached --max-minutes %g" % tc.max_minutes
+        if tc.patience and progress["bad_validations"] >= tc.patience:
+            return "early stop: no better validation perplexity in %d checks" % tc.patience
+        return None
+
+    def train(self, progress_bar=True):
+        """Train until the epochs, steps, minutes or patience run out.
+
+        Returns
+        -------
+        dict
+            The final progress record (step, best perplexity, tokens/s, ...).
+        """
+        from tqdm import tqdm
+        tc, progress = self.train_config, self.progress
+        started = time.time()
+        seconds_before = progress["train_seconds"]
+        tokens_before = progress["tokens"]
+        reason = None
+        window_loss = window_tokens = rate = 0.0
+        try:
+            while reason is None and progress["epoch"] < tc.epochs:
+                batches = self._epoch_batches()
+                self.encoder_gate.set_value(np.float32(
+                    0.0 if progress["epoch"] < tc.freeze_encoder_epochs else 1.0))
+                bar = tqdm(total=len(batches), initial=progress["batch"], disable=not progress_bar,
+                           desc="epoch %d/%d" % (progress["epoch"] + 1, tc.epochs),
+                           dynamic_ncols=True, leave=False, mininterval=1.0)
+                window_loss = window_tokens = 0.0
+                for batch in batches[progress["batch"]:]:
+                    # A bucket's fixed widths are the loops' unroll lengths.
+                    function = self.train_function(
+                        (batch.src.shape[1], batch.tgt_in.shape[1]) if self.buckets else None)
+                    step_started = time.time()
+                    loss, tokens, _ = function(batch.src, batch.src_mask, batch.tgt_in,
+                                               batch.tgt_out, batch.tgt_mask)
+                    loss, tokens = float(loss), float(tokens)
+                    if not math.isfinite(loss):
+                        raise Seq2SeqError(
+                            "the loss became %s at step %d: lower --lr (now %g) or --max-grad-norm; "
+                            "%s holds the last good state (resume with --resume %s)"
+                            % (loss, progress["step"] + 1, float(self.learning_rate.get_value()),
+                               self.run.checkpoint("last"), self.run.path))
+                    progress["train_seconds"] += time.time() - step_started
+                    progress["tokens"] += int(tokens)
+                    progress["step"] += 1
+                    progress["batch"] += 1
+                    window_loss += loss
+                    window_tokens += tokens
+                    rate = (progress["tokens"] - tokens_before) / max(
+                        progress["train_seconds"] - seconds_before, 1e-9)
+                    bar.set_postfix_str("loss %.3f ppl %.1f %.0f tok/s" % (
+                        window_loss / window_tokens, perplexity(window_loss, window_tokens), rate),
+                        refresh=False)
+                    bar.update(1)
+                    if tc.validate_every and progress["step"] % tc.validate_every == 0:
+                        self._checkpoint_validation(window_loss, window_tokens, rate)
+                        window_loss = window_tokens = 0.0
+                    if tc.sample_every and self.sample_questions and \
+                            progress["step"] % tc.sample_every == 0:
+                        for line in self.sample_replies():
+                            self.log(line)
+                    reason = self._stop_reason(started)
+                    if reason:
+                        break
+                bar.close()
+                if reason is None:
+                    progress["epoch"] += 1
+                    progress["batch"] = 0
+            if reason is None:
+                reason = "completed %d epochs" % tc.epochs
+            self._checkpoint_validation(window_loss, window_tokens, rate, final=True)
+        except KeyboardInterrupt:
+            self.save("last")
+            self.log("interrupted: saved %s at step %d; continue with --resume %s"
+                     % (self.run.checkpoint("last"), progress["step"], self.run.path))
+            raise
+        progress["stop_reason"] = reason
+        progress["tokens_per_second"] = (progress["tokens"] - tokens_before) / max(
+            progress["train_seconds"] - seconds_before, 1e-9)
+        self.save("last")
+        return progress
+
+    def _checkpoint_validation(self, window_loss, window_tokens, rate, final=False):
+        progress = self.progress
+        history = progress["history"]
+        if final and history and history[-1]["step"] == progress["step"]:
+            return
+        valid_ppl = self.validate() if len(self.dataset.valid) else None
+        record = {"step": progress["step"], "epoch": progress["epoch"] + progress["batch"] / 1e9,
+                  "train_ppl": perplexity(window_loss, window_tokens) if window_tokens else None,
+                  "valid_ppl": valid_ppl, "tokens_per_second": rate,
+                  "train_seconds": progress["train_seconds"]}
+        history.append(record)
+        improved = valid_ppl is not None and (progress["best_valid_ppl"] is None
+                                              or valid_ppl < progress["best_valid_ppl"])
+        if improved:
+            progress["best_valid_ppl"], progress["best_step"] = valid_ppl, progress["step"]
+            progress["bad_validations"] = 0
+        elif valid_ppl is not None:
+            progress["bad_validations"] += 1
+        self.save("last")
+        if improved:
+            self.save("best")
+        atomic_write_json(history, self.run.history)
+        plot_history(history, self.run.curve)
+        self.log("step %d: train ppl %s, valid ppl %s%s, %.0f tok/s" % (
+            progress["step"], "%.2f" % record["train_ppl"] if record["train_ppl"] else "-",
+            "%.2f" % valid_ppl if valid_ppl is not None else "-",
+            " (best)" if improved else "", rate))
+
+
+def _rng_to_json(state):
+    name, keys, position, has_gauss, cached = state
+    return [name, keys.tolist(), int(position), int(has_gauss), float(cached)]
+
+
+def _rng_from_json(values):
+    name, keys, position, has_gauss, cached = values
+    return (name, np.array(keys, dtype=np.uint32), position, has_gauss, cached)
+
+
+def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True, log=None):
+    """Prepare data, build the network and train it: what ``bin/train.py`` runs.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run's configuration (ignored in favour of the saved one when
+        resuming, apart from the schedule already merged into it by the caller).
+    run_dir : str
+        The run directory.
+    resume : bool
+        Continue the run saved in ``run_dir`` exactly where it stopped.
+    overwrite : bool
+        Start again even if ``run_dir`` already holds a checkpoint.
+    progress_bar : bool
+        Show a progress bar (off in logs and CI).
+    log : callable, optional
+        Prints one line; ``tqdm.write`` by default.
+
+    Returns
+    -------
+    dict
+        The trainer's final progress record.
+    """
+    from tqdm import tqdm
+    from .checkpoint import RunDir
+    from .data import build_dataset
+    from .decoding import SAMPLE_QUESTIONS
+    from .models import build_network
+    log = log or tqdm.write
+    run = RunDir(run_dir)
+    if resume and not run.has_checkpoint():
+        raise Seq2SeqError("--resume %s: no last.npz there to resume from" % run_dir)
+    if run.has_checkpoint() and not (resume or overwrite):
+        raise Seq2SeqError("%s already holds a trained model: pass --resume %s to continue it, "
+                           "--overwrite to start again, or another --run-dir"
+                           % (run_dir, run_dir))
+    config.validate()
+    d = config.data
+    vocab = run.load_vocab() if resume else None
+    started = time.time()
+    dataset = build_dataset(d.corpus, fmt=d.format, encoding=d.encoding, tokenizer=d.tokenizer,
+                            pairing=d.pairing, vocab_size=d.vocab_size, min_count=d.min_count,
+                            max_src_len=d.max_src_len, max_tgt_len=d.max_tgt_len,
+                            valid_fraction=d.valid_fraction, test_fraction=d.test_fraction,
+                            seed=config.train.seed, vocab=vocab, max_pairs=d.max_pairs)
+    if d.reverse_pairs:  # p(S|T): replies become questions, for MMI-bidi
+        for split in ("train", "valid", "test"):
+            pairs = getattr(dataset, split)
+            setattr(dataset, split, dataclasses.replace(pairs, src=pairs.tgt, tgt=pairs.src))
+    log("%s (%.0f s)" % (dataset.summary(), time.time() - started))
+    embedding_matrix = None
+    if config.train.embeddings and not resume:
+        from .embeddings import resolve_embeddings
+        corpus_tokens = (list(dataset.vocab.decode(ids, strip_special=False))
+                         for ids in dataset.train.src + dataset.train.tgt)
+        embedding_matrix, report = resolve_embeddings(
+            config.train.embeddings, dataset.vocab, token_lists=corpus_tokens,
+            dim=config.model.embedding_size, seed=config.train.seed,
+            cache_dir=os.path.join("data", "embeddings"))
+        log(report.summary())
+    net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix)
+    run.create(config, dataset.vocab)
+    trainer = Trainer(net, dataset, config, run, log=log, sample_questions=SAMPLE_QUESTIONS[-9:-4])
+    if resume:
+        trainer.resume(run.checkpoint("last"))
+    elif config.train.init_encoder:
+        trainer.warm_start_encoder(config.train.init_encoder)
+    log("training %s (%s, %d hidden, %d parameters) on %d pairs -> %s" % (
+        config.model.model, config.model.cell, config.model.hidden_size,
+        sum(p.get_value(borrow=True).size for p in net.params), len(dataset.train), run_dir))
+    progress = trainer.train(progress_bar=progress_bar)
+    best = progress["best_valid_ppl"]
+    log("done: %s; %d steps, %.1f min training, %.0f tokens/s, best valid ppl %s at step %s -> %s"
+        % (progress["stop_reason"], progress["step"], progress["train_seconds"] / 60,
+           progress["tokens_per_second"], "%.2f" % best if best else "-", progress["best_step"],
+           run_dir))
+    return progress

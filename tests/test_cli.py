@@ -1,0 +1,42 @@
+"""The scripts fail with one line naming the problem and the fix, never a traceback."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script, *args, cwd=None):
+    return subprocess.run([sys.executable, str(ROOT / "bin" / script)] + list(args),
+                          capture_output=True, text=True, cwd=cwd or ROOT, timeout=300)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--corpus", "/no/such/corpus.txt"], "corpus file /no/such/corpus.txt not found"),
+    (["--corpus", "reddit"], "unknown corpus 'reddit'"),
+    (["--model", "v9"], "--model must be one of"),
+    (["--resume", "/no/such/run"], "run directory /no/such/run does not exist"),
+    (["--device", "cuda"], "needs pygpu"),
+])
+def test_train_errors_are_one_line(tmp_path, args, message):
+    result = run("train.py", "--run-dir", str(tmp_path / "run"), *args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], \
+        result.stderr
+
+
+def test_test_script_without_a_trained_model_says_how_to_train(tmp_path):
+    result = run("test.py", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "bin/train.py" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_non_utf8_corpus_names_file_and_line(tmp_path):
+    corpus = tmp_path / "bad.txt"
+    corpus.write_bytes(b"hello\nthere\n\ncaf\xe9\nyes\n")
+    result = run("train.py", "--corpus", str(corpus), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "line 4" in result.stderr and "--encoding latin-1" in result.stderr

@@ -1,0 +1,182 @@
+"""Training: the models learn the original's toy tasks; runs resume exactly;
+failures (NaN, Ctrl-C, corrupt checkpoints) are handled without losing work."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lasagne_seq2seq.checkpoint import RunDir, load_checkpoint, load_model
+from lasagne_seq2seq.config import RunConfig
+from lasagne_seq2seq.corpora import load_conversations, make_pairs
+from lasagne_seq2seq.decoding import Decoder
+from lasagne_seq2seq.errors import Seq2SeqError
+from lasagne_seq2seq.training import train_run
+
+TOY = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
+pytestmark = pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
+
+
+def toy_config(task, model="v1", **train):
+    """A small config for a toy task of the original project (3-word phrases)."""
+    config = RunConfig()
+    config.data.corpus = str(TOY / "train" / ("%s.txt" % task))
+    config.data.format, config.data.pairing, config.data.tokenizer = "plain", "alternate", "classic"
+    config.data.vocab_size, config.data.max_src_len, config.data.max_tgt_len = 6000, 4, 4
+    config.data.valid_fraction, config.data.test_fraction = 0.02, 0.0
+    config.model.model, config.model.embedding_size, config.model.hidden_size = model, 64, 128
+    # Reading order puts the reversed reply's first word last, next to the
+    # decoder (94% held-out exact match vs 84% with the original's reversal).
+    config.model.reverse_source = task != "reversed_phrases"
+    config.train.batch_size, config.train.buckets, config.train.validate_every = 32, 1, 150
+    config.train.sample_every, config.train.epochs = 0, 5
+    config.train.learning_rate = 0.005
+    for name, value in train.items():
+        setattr(config.train, name, value)
+    return config
+
+
+def held_out_exact_match(run_dir, task):
+    """Share of the original's held-out test pairs answered exactly."""
+    config, vocab, net = load_model(run_dir)
+    pairs = make_pairs(load_conversations(str(TOY / "test" / ("%s.txt" % task)), fmt="plain"),
+                       mode="alternate")
+    replies = Decoder(net, vocab, config).reply([q for q, _ in pairs])
+    return np.mean([r.text == a.lower() for r, (_, a) in zip(replies, pairs)])
+
+
+def quiet(line):
+    pass
+
+
+@pytest.fixture(scope="module")
+def v1_reverse(tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp("runs") / "v1-reverse")
+    train_run(toy_config("reversed_phrases"), run_dir, progress_bar=False, log=quiet)
+    return run_dir
+
+
+def test_v1_learns_to_reverse_unseen_phrases(v1_reverse):
+    assert held_out_exact_match(v1_reverse, "reversed_phrases") >= 0.9
+
+
+def test_v2_warm_started_from_v1_learns_to_reverse(v1_reverse, tmp_path):
+    config = toy_config("reversed_phrases", model="v2", init_encoder=v1_reverse,
+                        freeze_encoder_epochs=1)
+    run_dir = str(tmp_path / "v2")
+    train_run(config, run_dir, progress_bar=False, log=quiet)
+    assert held_out_exact_match(run_dir, "reversed_phrases") >= 0.9
+
+
+def test_v1_learns_to_repeat_unseen_phrases(tmp_path):
+    run_dir = str(tmp_path / "v1-repeat")
+    train_run(toy_config("repeated_phrases"), run_dir, progress_bar=False, log=quiet)
+    assert held_out_exact_match(run_dir, "repeated_phrases") >= 0.9
+
+
+def test_a_model_that_ignores_its_encoder_cannot_reverse(tmp_path):
+    run_dir = str(tmp_path / "lm")
+    train_run(toy_config("reversed_phrases", model="lm", epochs=2), run_dir,
+              progress_bar=False, log=quiet)
+    assert held_out_exact_match(run_dir, "reversed_phrases") < 0.1
+
+
+def small_config(**train):
+    config = toy_config("reversed_phrases", validate_every=5, **train)
+    config.data.max_pairs = 300
+    config.model.hidden_size, config.model.embedding_size, config.model.dropout = 16, 8, 0.3
+    return config
+
+
+def test_resume_continues_exactly_where_training_stopped(tmp_path):
+    straight = str(tmp_path / "straight")
+    train_run(small_config(max_steps=10), straight, progress_bar=False, log=quiet)
+    halves = str(tmp_path / "halves")
+    train_run(small_config(max_steps=6), halves, progress_bar=False, log=quiet)
+    resumed = small_config(max_steps=10)
+    train_run(resumed, halves, resume=True, progress_bar=False, log=quiet)
+    a = load_checkpoint(RunDir(straight).checkpoint("last"))
+    b = load_checkpoint(RunDir(halves).checkpoint("last"))
+    assert a["progress"]["step"] == b["progress"]["step"] == 10
+    for name, value in a["params"].items():
+        np.testing.assert_allclose(b["params"][name], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
+def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
+    run_dir = str(tmp_path / "run")
+    train_run(small_config(max_steps=2), run_dir, progress_bar=False, log=quiet)
+    with pytest.raises(Seq2SeqError, match="--resume"):
+        train_run(small_config(max_steps=2), run_dir, progress_bar=False, log=quiet)
+
+
+def test_ctrl_c_saves_the_last_checkpoint(tmp_path, monkeypatch):
+    from lasagne_seq2seq import training
+    run_dir = str(tmp_path / "interrupted")
+    original = training.Trainer._checkpoint_validation
+    calls = []
+
+    def interrupt_on_second_validation(self, *args, **kwargs):
+        calls.append(self.progress["step"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(training.Trainer, "_checkpoint_validation",
+                        interrupt_on_second_validation)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(small_config(max_steps=50), run_dir, progress_bar=False, log=quiet)
+    saved = load_checkpoint(RunDir(run_dir).checkpoint("last"))
+    assert saved["progress"]["step"] == calls[-1] == 10
+    assert not [name for name in os.listdir(run_dir) if ".tmp" in name]
+
+
+def test_a_nan_loss_stops_with_a_clear_error(tmp_path, monkeypatch):
+    from lasagne_seq2seq import models
+    original = models.Seq2Seq.__init__
+
+    def poisoned(self, config, vocab_size, embedding_matrix=None):
+        original(self, config, vocab_size, embedding_matrix)
+        biases = self.l_logits.b.get_value()
+        biases[0] = np.nan
+        self.l_logits.b.set_value(biases)
+    monkeypatch.setattr(models.Seq2Seq, "__init__", poisoned)
+    with pytest.raises(Seq2SeqError, match="loss became nan at step 1"):
+        train_run(small_config(max_steps=3), str(tmp_path / "nan"), progress_bar=False,
+                  log=quiet)
+
+
+def test_truncated_and_mismatched_checkpoints_are_rejected(tmp_path):
+    run_dir = str(tmp_path / "run")
+    train_run(small_config(max_steps=5), run_dir, progress_bar=False, log=quiet)
+    run = RunDir(run_dir)
+    data = Path(run.checkpoint("best")).read_bytes()
+    Path(run.checkpoint("best")).write_bytes(data[:len(data) // 2])
+    with pytest.raises(Seq2SeqError, match="truncated or corrupt"):
+        load_model(run_dir, "best")
+    config = RunDir(run_dir).load_config()
+    config.model.hidden_size = 32
+    from lasagne_seq2seq.config import save_config
+    save_config(config, run.config)
+    with pytest.raises(Seq2SeqError, match="shape"):
+        load_model(run_dir, "last")
+
+
+def test_pretrained_embeddings_reach_the_network_and_can_stay_frozen(tmp_path):
+    from lasagne_seq2seq.vocab import Vocabulary
+    words = sorted({w for line in (TOY / "train" / "reversed_phrases.txt").read_text()
+                    .split("\n")[:600] for w in line.split()})
+    rng = np.random.RandomState(0)
+    vectors = {word: rng.randn(8).round(3) for word in words}
+    path = tmp_path / "vectors.txt"
+    path.write_text("%d 8\n" % len(words) + "".join(
+        "%s %s\n" % (w, " ".join(map(str, v))) for w, v in vectors.items()))
+    config = small_config(max_steps=3, embeddings=str(path), freeze_embeddings=True)
+    run_dir = str(tmp_path / "pretrained")
+    train_run(config, run_dir, progress_bar=False, log=quiet)
+    vocab = Vocabulary.load(RunDir(run_dir).vocab)
+    trained = load_checkpoint(RunDir(run_dir).checkpoint("last"))["params"]["source_embedding.W"]
+    covered = [w for w in vocab.tokens if w in vectors]
+    assert len(covered) > 100
+    for word in covered:
+        np.testing.assert_allclose(trained[vocab.token_to_id[word]], vectors[word], rtol=1e-5)
+    assert not trained[vocab.pad_id].any()
