@@ -428,12 +428,11 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
     embedding_matrix = None
     if config.train.embeddings and not resume:
         from .embeddings import resolve_embeddings
-        corpus_tokens = (list(dataset.vocab.decode(ids, strip_special=False))
-                         for ids in dataset.train.src + dataset.train.tgt)
+        # word2vec reads the corpus twice (cache key, then training): a list.
+        corpus_tokens = [dataset.vocab.decode(ids) for ids in dataset.train.src + dataset.train.tgt]
         embedding_matrix, report = resolve_embeddings(
             config.train.embeddings, dataset.vocab, token_lists=corpus_tokens,
-            dim=config.model.embedding_size, seed=config.train.seed,
-            cache_dir=os.path.join("data", "embeddings"))
+            dim=config.model.embedding_size, seed=config.train.seed)
         log(report.summary())
     net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix)
     run.create(config, dataset.vocab)

@@ -180,3 +180,11 @@ def test_pretrained_embeddings_reach_the_network_and_can_stay_frozen(tmp_path):
     for word in covered:
         np.testing.assert_allclose(trained[vocab.token_to_id[word]], vectors[word], rtol=1e-5)
     assert not trained[vocab.pad_id].any()
+
+
+def test_a_model_trains_from_corpus_word2vec_vectors(tmp_path):
+    logged = []
+    train_run(small_config(max_steps=2, embeddings="word2vec"), str(tmp_path / "w2v"),
+              progress_bar=False, log=logged.append)
+    assert any(line.startswith("embeddings word2vec") for line in logged), logged
+    assert load_checkpoint(RunDir(str(tmp_path / "w2v")).checkpoint("last"))["progress"]["step"] == 2
