@@ -54,6 +54,17 @@ FLAGS = [
 RESUMABLE = {"epochs", "max_minutes", "max_steps", "validate_every", "sample_every", "patience"}
 
 
+def parse_depth(text):
+    """``"2"`` -> (2, 2); ``"2,1"`` -> (2, 1): seed 004's int or (encoder, decoder)."""
+    try:
+        depths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        depths = ()
+    if len(depths) not in (1, 2) or min(depths) < 1:
+        raise argparse.ArgumentTypeError("expected N or E,D with positive integers, got %r" % text)
+    return depths * 2 if len(depths) == 1 else depths
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,6 +75,8 @@ def parse_args(argv):
             parser.add_argument(flag, dest=field, action="store_true", default=None, help=text)
         else:
             parser.add_argument(flag, dest=field, type=kind, help=text)
+    parser.add_argument("--depth", type=parse_depth, metavar="N|E,D",
+                        help="layers: N for both stacks, or E,D for encoder and decoder")
     parser.add_argument("--no-reverse-source", action="store_true",
                         help="feed questions in reading order (default: reversed)")
     parser.add_argument("--separate-embeddings", action="store_true",
@@ -96,6 +109,8 @@ def build_config(args):
             raise Seq2SeqError("%s cannot change when resuming (only %s can): start a new "
                                "--run-dir instead" % (flag, ", ".join(sorted(RESUMABLE))))
         setattr(getattr(config, section), field, value)
+    if args.depth and not args.resume:
+        config.model.encoder_depth, config.model.decoder_depth = args.depth
     if not args.resume:
         config.model.reverse_source = not args.no_reverse_source
         config.model.share_embeddings = not args.separate_embeddings

@@ -96,6 +96,7 @@ class Trainer(object):
         self._valid_function = None
         self._decoder = None
         self._updates_template = None
+        self._batches_per_epoch = 0
         self.progress = {"step": 0, "epoch": 0, "batch": 0, "epoch_rng": None,
                          "best_valid_ppl": None, "best_step": None, "bad_validations": 0,
                          "train_seconds": 0.0, "tokens": 0, "history": []}
@@ -245,6 +246,7 @@ class Trainer(object):
         batches = list(iterate_batches(self.dataset.train, self.train_config.batch_size,
                                        rng=self.rng, buckets=self.buckets,
                                        reverse_source=self.config.model.reverse_source))
+        self._batches_per_epoch = len(batches)
         return batches
 
     def _stop_reason(self, started):
@@ -341,7 +343,8 @@ class Trainer(object):
         if final and history and history[-1]["step"] == progress["step"]:
             return
         valid_ppl = self.validate() if len(self.dataset.valid) else None
-        record = {"step": progress["step"], "epoch": progress["epoch"] + progress["batch"] / 1e9,
+        epochs_done = progress["epoch"] + progress["batch"] / max(self._batches_per_epoch, 1)
+        record = {"step": progress["step"], "epoch": round(epochs_done, 4),
                   "train_ppl": perplexity(window_loss, window_tokens) if window_tokens else None,
                   "valid_ppl": valid_ppl, "tokens_per_second": rate,
                   "train_seconds": progress["train_seconds"]}

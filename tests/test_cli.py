@@ -40,3 +40,14 @@ def test_non_utf8_corpus_names_file_and_line(tmp_path):
     result = run("train.py", "--corpus", str(corpus), "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 2
     assert "line 4" in result.stderr and "--encoding latin-1" in result.stderr
+
+
+def test_depth_is_an_int_or_an_encoder_decoder_pair():
+    sys.path.insert(0, str(ROOT / "bin"))
+    import train
+    assert train.parse_depth("2") == (2, 2) and train.parse_depth("3,1") == (3, 1)
+    config = train.build_config(train.parse_args(["--depth", "2,1", "--cell", "gru"]))
+    assert (config.model.encoder_depth, config.model.decoder_depth, config.model.cell) == \
+        (2, 1, "gru")
+    result = run("train.py", "--depth", "0")
+    assert result.returncode == 2 and "positive integers" in result.stderr
