@@ -20,7 +20,8 @@ import numpy as np
 from .config import load_config, save_config
 from .errors import Seq2SeqError
 
-__all__ = ["RunDir", "save_checkpoint", "load_checkpoint", "load_model", "atomic_write_json"]
+__all__ = ["RunDir", "save_checkpoint", "load_checkpoint", "load_model", "atomic_write_json",
+           "atomic_savez"]
 
 
 class RunDir(object):
@@ -95,6 +96,18 @@ def save_checkpoint(path, params, optimizer_state=(), rng_state=(), progress=Non
     arrays.update(("optimizer/%05d" % i, v) for i, v in enumerate(optimizer_state))
     arrays.update(("rng/%05d" % i, v) for i, v in enumerate(rng_state))
     arrays["progress"] = np.array(json.dumps(progress or {}))
+    atomic_savez(path, arrays)
+
+
+def atomic_savez(path, arrays):
+    """``numpy.savez`` to a temporary file in the same folder, then rename.
+
+    Parameters
+    ----------
+    path : str
+        Destination (``.npz``).
+    arrays : mapping of str to array
+    """
     tmp = "%s.tmp%d.npz" % (path[:-4] if path.endswith(".npz") else path, os.getpid())
     try:
         np.savez(tmp, **arrays)
