@@ -21,7 +21,7 @@ import zipfile
 
 import numpy as np
 
-from .checkpoint import RunDir, load_checkpoint, load_model
+from .checkpoint import RunDir, atomic_savez, load_checkpoint, load_model
 from .config import RunConfig
 from .errors import Seq2SeqError
 from .vocab import Vocabulary
@@ -102,13 +102,7 @@ def export_model(run_dir, out_path, which="best"):
               "sha256": model_digest(config_dict, vocab.tokens, params)}
     arrays = {PARAM_PREFIX + name: value for name, value in params.items()}
     arrays["header"] = np.array(json.dumps(header))
-    tmp = "%s.tmp%d.npz" % (out_path, os.getpid())
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_savez(out_path, arrays)
     return header
 
 

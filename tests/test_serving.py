@@ -1,0 +1,315 @@
+"""Serving: the real HTTP server on a free loopback port answers a model that
+learned to reverse phrases, refuses every bad request with a 400 and keeps
+serving, batches concurrent requests without mixing them up, and the chat
+keeps or forgets the conversation."""
+import io
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lasagne_seq2seq.config import RunConfig
+from lasagne_seq2seq.decoding import DecodeOptions, Decoder
+from lasagne_seq2seq.errors import Seq2SeqError
+from lasagne_seq2seq.export import export_model, load_exported
+from lasagne_seq2seq.serving import (BatchingDecoder, ServingLimits, make_server,
+                                     parse_request, run_chat)
+from lasagne_seq2seq.training import train_run
+
+ROOT = Path(__file__).resolve().parents[1]
+LETTERS = "abcdefghijkl"
+LIMITS = ServingLimits(max_chars=200, max_beam=8, max_reply_len=20)
+
+
+def phrases(count, seed):
+    """Random three-letter-word phrases, e.g. ``"k a c"``."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(LETTERS) for _ in range(3)) for _ in range(count)]
+
+
+def reversed_phrase(text):
+    return " ".join(reversed(text.split()))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny v1 LSTM that learned to reverse 3-word phrases (~25 s), exported.
+
+    The words are 12 letters, so 2,000 pairs teach the task in 4 epochs; the
+    shared toy corpus's 5,500-word vocabulary would need far longer.
+    """
+    root = tmp_path_factory.mktemp("serving")
+    corpus = root / "reverse.txt"
+    corpus.write_text("".join("%s\n%s\n" % (p, reversed_phrase(p)) for p in phrases(2000, 0)))
+    config = RunConfig()
+    config.data.corpus, config.data.format, config.data.pairing = str(corpus), "plain", "alternate"
+    config.data.max_src_len = config.data.max_tgt_len = 4
+    config.data.valid_fraction, config.data.test_fraction = 0.05, 0.0
+    config.model.embedding_size = config.model.hidden_size = 32
+    config.model.reverse_source = False
+    config.train.batch_size, config.train.buckets, config.train.epochs = 32, 1, 4
+    config.train.validate_every, config.train.sample_every = 100, 0
+    config.train.learning_rate = 0.01
+    run_dir = str(root / "run")
+    train_run(config, run_dir, progress_bar=False, log=lambda line: None)
+    exported = str(root / "reverse.npz")
+    export_model(run_dir, exported)
+    return run_dir, exported
+
+
+@pytest.fixture(scope="module")
+def server(model):
+    """The HTTP server on a free loopback port, in a background thread."""
+    config, vocab, net = load_exported(model[1])
+    batcher = BatchingDecoder(Decoder(net, vocab, config), window=0.005, max_batch=32)
+    http = make_server(batcher, LIMITS, "127.0.0.1", 0, name="reverse", log=lambda line: None)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % http.server_address[1], batcher
+    http.shutdown()
+    http.server_close()
+    batcher.close()
+
+
+def request(url, body=None, method=None):
+    """``(status, parsed JSON)`` of a request; ``body`` is bytes or a JSON value."""
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body).encode("utf-8")
+    req = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_health(server):
+    status, body = request(server[0] + "/health")
+    assert status == 200 and body["status"] == "ok" and body["model"] == "reverse"
+
+
+def test_replies_reverse_the_phrase(server):
+    status, body = request(server[0] + "/reply", {"text": "a b c"})
+    assert status == 200, body
+    assert body["reply"] == "c b a" and body["unknown"] == []
+    assert [entry["text"] for entry in body["nbest"]] == ["c b a"]
+    best = body["nbest"][0]
+    assert best["log_prob"] <= 0 and best["mean_log_prob"] <= 0
+    assert isinstance(best["score"], float)
+    held_out = phrases(20, 1)
+    answers = [request(server[0] + "/reply", {"text": p})[1]["reply"] for p in held_out]
+    assert np.mean([a == reversed_phrase(p) for a, p in zip(answers, held_out)]) >= 0.9
+
+
+def test_unknown_words_are_reported(server):
+    status, body = request(server[0] + "/reply", {"text": "a zebra c"})
+    assert status == 200 and body["unknown"] == ["zebra"]
+
+
+def test_beam_returns_distinct_nbest_best_first(server):
+    status, body = request(server[0] + "/reply", {"text": "a b c", "strategy": "beam",
+                                                  "beam": 5, "nbest": 3})
+    assert status == 200, body
+    texts = [entry["text"] for entry in body["nbest"]]
+    scores = [entry["score"] for entry in body["nbest"]]
+    assert body["reply"] == texts[0] == "c b a"
+    assert len(texts) == 3 == len(set(texts)) and scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b"{not json", "not valid UTF-8 JSON"),
+    (b"\xff\xfe", "not valid UTF-8 JSON"),
+    (["a b c"], "must be a JSON object"),
+    ({}, '"text" is missing'),
+    ({"text": 3}, '"text" is a int'),
+    ({"text": None}, '"text" is missing'),
+    ({"text": "  "}, '"text" is empty'),
+    ({"text": "a " * 101}, "at most 200"),
+    ({"text": "a", "beams": 3}, "unknown decoding option beams"),
+    ({"text": "a", "beam": "3"}, "decoding option beam must be int"),
+    ({"text": "a", "strategy": "beam", "beam": 0}, "--beam must be at least 1"),
+    ({"text": "a", "strategy": "beam", "beam": 2, "nbest": 3}, "exceeds --beam"),
+    ({"text": "a", "strategy": "beam", "beam": 9}, '"beam" and "nbest" may be at most 8'),
+    ({"text": "a", "max_len": 21}, '"max_len" may be at most 20'),
+    ({"text": "a", "strategy": "sample", "temperature": 0}, "--temperature must be > 0"),
+    ({"text": "a", "strategy": "sample", "top_p": 1.5}, "--top-p must be in (0, 1]"),
+    ({"text": "a", "strategy": "nucleus"}, "--strategy must be one of"),
+    ({"text": "a", "antilm_lambda": 0.5}, "needs a language model"),
+    ({"text": "a", "strategy": "beam", "mmi_bidi_lambda": 0.5}, "needs a backward model"),
+])
+def test_bad_requests_get_a_one_line_400_and_the_server_keeps_serving(server, body, reason):
+    status, answer = request(server[0] + "/reply", body)
+    assert status == 400 and reason in answer["error"] and "\n" not in answer["error"], answer
+    status, answer = request(server[0] + "/reply", {"text": "d e f"})
+    assert status == 200 and answer["reply"] == "f e d"
+
+
+def test_oversized_body_and_missing_length(server):
+    status, answer = request(server[0] + "/reply", b'{"text": "' + b"a" * 10 ** 6 + b'"}')
+    assert status == 400 and "bytes; this server takes at most" in answer["error"]
+    req = urllib.request.Request(server[0] + "/reply", data=iter([b'{"text": "a"}']),
+                                 method="POST")  # an iterable body is sent chunked
+    try:
+        urllib.request.urlopen(req, timeout=60)
+        status = 200
+    except urllib.error.HTTPError as error:
+        status, answer = error.code, json.loads(error.read())
+    assert status == 400 and "Content-Length" in answer["error"]
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/", 404), ("GET", "/nope", 404), ("POST", "/health", 404),
+    ("POST", "/reply/extra", 404), ("GET", "/reply", 405),
+])
+def test_other_paths(server, method, path, status):
+    body = {"text": "a"} if method == "POST" else None
+    code, answer = request(server[0] + path, body, method)
+    assert code == status and "error" in answer
+
+
+def test_load_500_requests_from_8_threads_all_answered_correctly(server):
+    url, batcher = server
+    questions = phrases(500, 2)
+    # A fifth ask for a beam: requests are grouped by options within a batch.
+    bodies = [{"text": q, "strategy": "beam", "beam": 3, "nbest": 2} if i % 5 == 0
+              else {"text": q} for i, q in enumerate(questions)]
+    results, latencies = [None] * len(bodies), [None] * len(bodies)
+    before = batcher.batches, batcher.requests
+
+    def client(worker):
+        for i in range(worker, len(bodies), 8):
+            started = time.perf_counter()
+            results[i] = request(url + "/reply", bodies[i])
+            latencies[i] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    assert all(status == 200 for status, _ in results)
+    assert all(len(body["nbest"]) == bodies[i].get("nbest", 1) for i, (_, body) in
+               enumerate(results))
+    correct = np.mean([body["reply"] == reversed_phrase(q)
+                       for q, (_, body) in zip(questions, results)])
+    batches, answered = batcher.batches - before[0], batcher.requests - before[1]
+    print("\nload test: 500 requests from 8 threads in %.1f s (%.0f req/s); latency p50 %.0f ms, "
+          "p95 %.0f ms; %d decoder batches (%.1f questions each); %.1f%% correct"
+          % (elapsed, 500 / elapsed, 1000 * np.percentile(latencies, 50),
+             1000 * np.percentile(latencies, 95), batches, answered / batches, 100 * correct))
+    assert answered == 500 and batches < answered  # concurrent requests were batched
+    assert correct >= 0.9
+
+
+class FakeDecoder(object):
+    """Echoes questions, fails on "boom", records the batches it was given."""
+
+    def __init__(self):
+        self.batches = []
+
+    def decode(self, questions, options):
+        self.batches.append((list(questions), options.strategy))
+        if "boom" in questions:
+            raise RuntimeError("boom")
+        return [[q.upper()] for q in questions]
+
+
+def test_batching_groups_by_options_and_isolates_failures():
+    fake = FakeDecoder()
+    batcher = BatchingDecoder(fake, window=0.2, max_batch=8)
+    greedy, beam = DecodeOptions(), DecodeOptions(strategy="beam")
+    futures = [batcher.submit(text, options) for text, options in
+               [("a", greedy), ("b", beam), ("c", greedy), ("boom", beam)]]
+    assert futures[0].result(5) == ["A"] and futures[2].result(5) == ["C"]
+    with pytest.raises(RuntimeError):
+        futures[1].result(5)
+    with pytest.raises(RuntimeError):
+        futures[3].result(5)
+    assert sorted(fake.batches) == [(["a", "c"], "greedy"), (["b", "boom"], "beam")]
+    assert batcher.decode("d", greedy, timeout=5) == ["D"]
+    batcher.close()
+    assert batcher.requests == 3
+
+
+def test_full_queue_is_refused_not_lost():
+    release = threading.Event()
+
+    class Slow(FakeDecoder):
+        def decode(self, questions, options):
+            release.wait(10)
+            return super().decode(questions, options)
+
+    batcher = BatchingDecoder(Slow(), window=0, max_batch=1, max_pending=2)
+    first = batcher.submit("a", DecodeOptions())
+    time.sleep(0.2)  # the worker holds "a"; the queue is empty again
+    queued = [batcher.submit(t, DecodeOptions()) for t in "bc"]
+    with pytest.raises(Exception, match="waiting already"):
+        batcher.submit("d", DecodeOptions())
+    release.set()
+    assert [f.result(5) for f in [first] + queued] == [["A"], ["B"], ["C"]]
+    batcher.close()
+
+
+def test_parse_request_accepts_defaults():
+    text, options = parse_request(b'{"text": "hi there"}', LIMITS)
+    assert text == "hi there" and options == DecodeOptions()
+    with pytest.raises(Seq2SeqError):
+        parse_request(b'{"text": "hi", "nbest": 9, "strategy": "sample"}', LIMITS)
+
+
+def chat(conversation, script):
+    out = io.StringIO()
+    run_chat(conversation, DecodeOptions(), io.StringIO(script), out, prompt="")
+    return [line[len("bot> "):] for line in out.getvalue().splitlines()
+            if line.startswith("bot> ")], out.getvalue()
+
+
+def test_chat_without_memory(model):
+    config, vocab, net = load_exported(model[1])
+    conversation = Decoder(net, vocab, config).start_conversation()
+    replies, text = chat(conversation, "a b c\n\n/reset\nd e f\n/quit\ng h i\n")
+    assert replies == ["c b a", "f e d"] and "(conversation reset)" in text
+
+
+def test_chat_with_memory_reset_forgets(model):
+    config, vocab, net = load_exported(model[1])
+    if not hasattr(net, "compile_memory_encoder"):
+        pytest.skip("the network has no memory encoder yet")
+    decoder = Decoder(net, vocab, config)
+    fresh = decoder.start_conversation(remember=True).reply("a b c", DecodeOptions())
+    replies, _ = chat(decoder.start_conversation(remember=True),
+                      "g h i\nj k l\n/reset\na b c\n")
+    assert len(replies) == 3 and replies[2] == fresh.text
+
+
+def test_serve_and_chat_scripts(model):
+    run_dir, exported = model
+    serve = subprocess.Popen([sys.executable, str(ROOT / "bin" / "serve.py"), exported,
+                              "--port", "0", "--quiet"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = serve.stdout.readline()
+        assert line.startswith("serving "), line + serve.stderr.read()
+        url = line.split(" on ")[1].split()[0]
+        assert request(url + "/reply", {"text": "a b c"})[1]["reply"] == "c b a"
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(30) == 0
+    finally:
+        serve.kill()
+        serve.wait()
+    result = subprocess.run([sys.executable, str(ROOT / "bin" / "chat.py"), run_dir],
+                            input="a b c\n/quit\n", capture_output=True, text=True,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "bot> c b a" in result.stdout
