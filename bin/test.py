@@ -2,12 +2,22 @@
 """Print a trained model's replies to sample questions.
 
 With no arguments: the model in runs/default answers the questions of the
-original README's two result tables, one `question -> reply` line each.
+original README's two result tables by greedy decoding, one
+`question -> reply` line each.
+
+Examples:
+  python bin/test.py --strategy beam --beam 10 --nbest 3
+  python bin/test.py --strategy sample --temperature 0.7 --top-p 0.9 --seed 1
+  python bin/test.py --strategy beam --lm runs/default-lm --antilm-lambda 0.5
+  python bin/test.py --strategy beam --backward runs/default-backward --mmi-bidi-lambda 0.5
+  python bin/test.py --interactive --remember     (type /reset to forget)
 """
 import argparse
+import dataclasses
 import sys
 
 from lasagne_seq2seq.cli import run_main, select_device
+from lasagne_seq2seq.decoding import DecodeOptions  # NumPy only: Theano is not imported yet
 
 
 def parse_args(argv):
@@ -18,11 +28,53 @@ def parse_args(argv):
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--questions", metavar="FILE", help="one question per line (UTF-8)")
     source.add_argument("--interactive", action="store_true", help="type questions, get replies")
+    parser.add_argument("--remember", action="store_true",
+                        help="interactive: carry the conversation state across exchanges "
+                             "(type /reset to forget it)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="which checkpoint of the run to load")
     parser.add_argument("--max-len", type=int, help="longest reply in tokens")
     parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+
+    search = parser.add_argument_group("search")
+    search.add_argument("--strategy", choices=("greedy", "beam", "sample"),
+                        help="greedy (default), beam search, or sampling")
+    search.add_argument("--beam", type=int, help="beam width (default 10); with sampling and "
+                        "MMI-bidi, the number of samples to rerank")
+    search.add_argument("--nbest", type=int, help="replies per question, best first, with scores")
+    search.add_argument("--alpha", type=float,
+                        help="length normalisation: rank by score / length**alpha (default 0)")
+    search.add_argument("--block-ngram", type=int, metavar="N",
+                        help="forbid repeating any N-gram within a reply (0: off)")
+    sampling = parser.add_argument_group("sampling (--strategy sample)")
+    sampling.add_argument("--temperature", type=float,
+                          help="divide the scores by this before each draw (default 1)")
+    sampling.add_argument("--top-k", type=int, help="draw among the K best tokens only (0: all)")
+    sampling.add_argument("--top-p", type=float,
+                          help="draw among the fewest tokens holding this probability (default 1)")
+    sampling.add_argument("--seed", type=int, help="seed of the draws (random when omitted)")
+    mmi = parser.add_argument_group("diversity (Li et al. 2016) and averaged states (seed 002)")
+    mmi.add_argument("--lm", metavar="RUN_DIR",
+                     help="language model of replies (bin/train.py --model lm) for anti-LM")
+    mmi.add_argument("--antilm-lambda", type=float,
+                     help="MMI-antiLM: subtract lambda * log p_LM(token) (needs --lm)")
+    mmi.add_argument("--antilm-gamma", type=int,
+                     help="apply the anti-LM term to the first N tokens only (default 5)")
+    mmi.add_argument("--backward", metavar="RUN_DIR",
+                     help="backward model p(S|T) (bin/train.py --reverse) for MMI-bidi")
+    mmi.add_argument("--mmi-bidi-lambda", type=float,
+                     help="MMI-bidi: rerank by score + lambda * log p(S|T) (needs --backward)")
+    mmi.add_argument("--average-states", type=float, metavar="A",
+                     help="feed the decoder (1 - A) * last state + A * mean state (0: off)")
+    parser.set_defaults(**dataclasses.asdict(DecodeOptions()))  # each flag's dest is a field
     return parser.parse_args(argv)
+
+
+def decode_options(args):
+    """The :class:`DecodeOptions` named by the flags, validated."""
+    options = DecodeOptions(**{f.name: getattr(args, f.name)
+                               for f in dataclasses.fields(DecodeOptions)})
+    return options.validate(has_lm=bool(args.lm), has_backward=bool(args.backward))
 
 
 def read_questions(path):
@@ -39,31 +91,58 @@ def read_questions(path):
     return questions
 
 
-def print_replies(decoder, questions, out=sys.stdout):
+def format_reply(reply, rank=None):
+    note = "  [unknown: %s]" % ", ".join(reply.unknown) if reply.unknown else ""
+    prefix = "%d. " % rank if rank is not None else ""
+    return "%s%s   (score %.2f, mean log-prob %.2f)%s" % (prefix, reply.text, reply.score,
+                                                        reply.mean_log_prob, note)
+
+
+def print_replies(decoder, questions, options, out=sys.stdout):
     width = min(max(len(q) for q in questions), 45)
-    for question, reply in zip(questions, decoder.reply(questions)):
-        note = "  [unknown: %s]" % ", ".join(reply.unknown) if reply.unknown else ""
-        out.write("%-*s -> %s   (mean log-prob %.2f)%s\n"
-                  % (width, question, reply.text, reply.mean_log_prob, note))
+    for question, replies in zip(questions, decoder.decode(questions, options)):
+        if options.nbest == 1:
+            out.write("%-*s -> %s\n" % (width, question, format_reply(replies[0])))
+            continue
+        out.write("%s\n" % question)
+        for rank, reply in enumerate(replies, 1):
+            out.write("    %s\n" % format_reply(reply, rank))
     out.flush()
+
+
+def chat(decoder, options, remember, lines=sys.stdin, out=sys.stdout):
+    """Interactive loop: one reply per line; ``/reset`` forgets the conversation."""
+    conversation = decoder.start_conversation(remember=remember)
+    out.write("type a question (empty line or Ctrl-D to quit%s)\n"
+              % (", /reset to forget the conversation" if remember else ""))
+    out.flush()
+    for line in lines:
+        text = line.strip()
+        if not text:
+            break
+        if text == "/reset":
+            conversation.reset()
+            out.write("(conversation forgotten)\n")
+        else:
+            out.write("-> %s\n" % format_reply(conversation.reply(text, options)))
+        out.flush()
 
 
 def main(argv):
     args = parse_args(argv)
+    options = decode_options(args)  # before the slow loading: bad flags fail at once
+    if args.remember and not args.interactive:
+        from lasagne_seq2seq.errors import Seq2SeqError
+        raise Seq2SeqError("--remember carries state between typed questions: add --interactive")
     select_device(args.device)
-    from lasagne_seq2seq.checkpoint import load_model
-    from lasagne_seq2seq.decoding import SAMPLE_QUESTIONS, Decoder
-    config, vocab, net = load_model(args.run_dir, args.checkpoint)
-    decoder = Decoder(net, vocab, config, max_len=args.max_len)
+    from lasagne_seq2seq.decoding import SAMPLE_QUESTIONS, load_decoder
+    decoder = load_decoder(args.run_dir, args.checkpoint, max_len=args.max_len,
+                           lm_dir=args.lm, backward_dir=args.backward)
     if args.interactive:
-        print("type a question (empty line or Ctrl-D to quit)")
-        for line in sys.stdin:
-            if not line.strip():
-                break
-            print_replies(decoder, [line.strip()])
+        chat(decoder, options, args.remember)
         return 0
     questions = read_questions(args.questions) if args.questions else list(SAMPLE_QUESTIONS)
-    print_replies(decoder, questions)
+    print_replies(decoder, questions, options)
     return 0
 
 
