@@ -10,8 +10,30 @@ run directory (what ``bin/evaluate.py`` prints).
   nltk's smoothing so short replies without a 4-gram match do not score 0.
 - :func:`mean_length`, :func:`top_reply_share`: the "I don't know" detector:
   a model that gives the same short reply to everything has a large share.
+
+:func:`evaluate_run` adds the per-token perplexity of the reference replies
+(the network's own loss, as in training's validation) and runs Theano; the
+metric functions import neither Theano nor the network.
 """
+import dataclasses
+import time
 from collections import Counter
+
+#: Pairs evaluated when no ``max_pairs`` is given (decoding dominates the time).
+DEFAULT_MAX_PAIRS = 1000
+
+#: Rows of :func:`format_table`: (key in the results, label, number format).
+TABLE_ROWS = (
+    ("pairs", "pairs evaluated", "%d"),
+    ("perplexity", "perplexity per token", "%.2f"),
+    ("bleu", "BLEU-4 (smoothed)", "%.4f"),
+    ("distinct_1", "distinct-1", "%.4f"),
+    ("distinct_2", "distinct-2", "%.4f"),
+    ("mean_length", "mean reply length", "%.2f"),
+    ("reference_mean_length", "mean reference length", "%.2f"),
+    ("top_reply_share", "most frequent reply share", "%.4f"),
+    ("replies_per_second", "replies per second", "%.1f"),
+)
 
 
 def ngrams(tokens, n):
@@ -64,3 +86,300 @@ def distinct_n(token_lists, n):
         raise ValueError("n must be >= 1, got %d" % n)
     all_ngrams = [gram for tokens in token_lists for gram in ngrams(list(tokens), n)]
     return len(set(all_ngrams)) / len(all_ngrams) if all_ngrams else 0.0
+
+
+def corpus_bleu(references, hypotheses, max_order=4):
+    """Corpus BLEU of replies against one reference reply each.
+
+    Uses nltk's ``corpus_bleu`` with smoothing method 1 (Chen & Cherry
+    2014: an epsilon count for n-gram orders without a match), so that short
+    replies, which often have no 4-gram match at all, still get a graded score.
+
+    Parameters
+    ----------
+    references : sequence of sequence of str
+        The reference reply of each pair.
+    hypotheses : sequence of sequence of str
+        The model's reply to each pair.
+    max_order : int
+        Longest n-gram counted (uniform weights up to it).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0.0 when every hypothesis is empty.
+
+    Examples
+    --------
+    >>> corpus_bleu([["a", "b", "c", "d"]], [["a", "b", "c", "d"]])
+    1.0
+    >>> corpus_bleu([["a", "b", "c", "d"]], [["x", "y"]]) < 0.01
+    True
+    """
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu as nltk_corpus_bleu
+    if len(references) != len(hypotheses):
+        raise ValueError("%d references for %d hypotheses" % (len(references), len(hypotheses)))
+    if not any(len(h) for h in hypotheses):
+        return 0.0
+    return float(nltk_corpus_bleu([[list(r)] for r in references], [list(h) for h in hypotheses],
+                                  weights=(1.0 / max_order,) * max_order,
+                                  smoothing_function=SmoothingFunction().method1))
+
+
+def mean_length(token_lists):
+    """Mean number of tokens per reply (0.0 for no replies).
+
+    Examples
+    --------
+    >>> mean_length([["hi"], ["how", "are", "you"]])
+    2.0
+    """
+    lengths = [len(tokens) for tokens in token_lists]
+    return sum(lengths) / len(lengths) if lengths else 0.0
+
+
+def most_common_reply(token_lists):
+    """The most frequent reply and its share of all replies.
+
+    Parameters
+    ----------
+    token_lists : sequence of sequence of str
+
+    Returns
+    -------
+    reply : tuple of str
+        The most frequent reply (the first seen among equals); () when empty.
+    share : float
+        Its share of the replies, in [0, 1].
+
+    Examples
+    --------
+    >>> most_common_reply([["i", "don't", "know"], ["yes"], ["i", "don't", "know"]])[1]
+    0.6666666666666666
+    """
+    counts = Counter(tuple(tokens) for tokens in token_lists)
+    if not counts:
+        return (), 0.0
+    reply, count = counts.most_common(1)[0]
+    return reply, count / len(token_lists)
+
+
+def top_reply_share(token_lists):
+    """Share of the replies equal to the most frequent one (1.0: always the same)."""
+    return most_common_reply(token_lists)[1]
+
+
+def reply_metrics(references, hypotheses):
+    """Every reply metric of this module for one set of replies.
+
+    Parameters
+    ----------
+    references, hypotheses : sequence of sequence of str
+        Reference and model reply of each pair.
+
+    Returns
+    -------
+    dict
+        ``bleu``, ``distinct_1``, ``distinct_2``, ``mean_length``,
+        ``reference_mean_length``, ``top_reply_share``, ``top_reply``.
+    """
+    top_reply, share = most_common_reply(hypotheses)
+    return {"bleu": corpus_bleu(references, hypotheses),
+            "distinct_1": distinct_n(hypotheses, 1), "distinct_2": distinct_n(hypotheses, 2),
+            "mean_length": mean_length(hypotheses),
+            "reference_mean_length": mean_length(references),
+            "top_reply_share": share, "top_reply": " ".join(top_reply)}
+
+
+def held_out_pairs(config, vocab, pairs_file=None, fmt="auto"):
+    """The pairs a run is evaluated on, encoded with its saved vocabulary.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run's configuration: corpus, tokenizer, caps, split fractions and seed.
+    vocab : Vocabulary
+        The run's vocabulary (words it does not know become UNK).
+    pairs_file : str, optional
+        Evaluate on every pair of this corpus file instead of the run's
+        held-out test split.
+    fmt : str
+        Format of ``pairs_file`` (see :func:`~lasagne_seq2seq.corpora.load_conversations`).
+
+    Returns
+    -------
+    EncodedPairs
+        Questions and replies (swapped for a ``--reverse`` run, like its training).
+    """
+    from .data import build_dataset
+    from .errors import Seq2SeqError
+    d = config.data
+    held_out = dict(valid_fraction=0.0, test_fraction=0.0) if pairs_file else dict(
+        valid_fraction=d.valid_fraction, test_fraction=d.test_fraction)
+    dataset = build_dataset(pairs_file or d.corpus, fmt=fmt if pairs_file else d.format,
+                            encoding=d.encoding, tokenizer=d.tokenizer, pairing=d.pairing,
+                            max_src_len=d.max_src_len, max_tgt_len=d.max_tgt_len,
+                            seed=config.train.seed, vocab=vocab, **held_out)
+    pairs = dataset.train if pairs_file else dataset.test
+    if not len(pairs):
+        raise Seq2SeqError("the run was trained with no test split (test fraction %g of %s): "
+                           "pass --pairs FILE" % (d.test_fraction, d.corpus))
+    if d.reverse_pairs:
+        pairs = dataclasses.replace(pairs, src=pairs.tgt, tgt=pairs.src)
+    return pairs
+
+
+def perplexity_of(net, pairs, batch_size=64, reverse_source=True):
+    """Per-token perplexity of the replies of ``pairs`` under teacher forcing.
+
+    The same loss as training's validation: dropout off, EOS counted,
+    padding masked out.
+
+    Parameters
+    ----------
+    net : Seq2Seq
+    pairs : EncodedPairs
+    batch_size : int
+    reverse_source : bool
+        Reverse the questions, as the network was trained.
+
+    Returns
+    -------
+    perplexity : float
+    num_tokens : int
+        Target tokens scored (EOS included).
+    """
+    from . import compat  # noqa: F401  (before Theano)
+    import theano
+    import theano.tensor as T
+    from .data import iterate_batches
+    from .training import perplexity
+    batch = (T.imatrix("src"), T.matrix("src_mask"), T.imatrix("tgt_in"), T.imatrix("tgt_out"),
+             T.matrix("tgt_mask"))
+    loss_fn = theano.function(list(batch), [net.loss(*batch, deterministic=True), batch[4].sum()],
+                              name="evaluate_loss", on_unused_input="ignore")
+    loss_sum = num_tokens = 0.0
+    for b in iterate_batches(pairs, batch_size, reverse_source=reverse_source):
+        loss, tokens = loss_fn(b.src, b.src_mask, b.tgt_in, b.tgt_out, b.tgt_mask)
+        loss_sum, num_tokens = loss_sum + float(loss), num_tokens + float(tokens)
+    return perplexity(loss_sum, num_tokens), int(num_tokens)
+
+
+def decode_pairs(decoder, pairs, options, batch_size=64):
+    """The decoder's best reply to every question of ``pairs``, as token lists.
+
+    Parameters
+    ----------
+    decoder : Decoder
+    pairs : EncodedPairs
+    options : DecodeOptions
+    batch_size : int
+        Questions decoded together (with beam search, times the beam width rows).
+
+    Returns
+    -------
+    list of list of str
+    """
+    from .data import source_batch
+    replies = []
+    for start in range(0, len(pairs), batch_size):
+        ids = [list(q) for q in pairs.src[start:start + batch_size]]
+        encoded = decoder.encode_fn(*source_batch(ids, reverse=decoder.config.model.reverse_source))
+        found = decoder.decode_encoded(ids, encoded, [[] for _ in ids], options)
+        replies += [best[0].tokens if best else [] for best in found]
+    return replies
+
+
+def evaluate_run(run_dir, pairs=None, options=None, which="best", max_pairs=DEFAULT_MAX_PAIRS,
+                 fmt="auto", lm_dir=None, backward_dir=None, batch_size=64, n_examples=5):
+    """Perplexity and reply metrics of a trained run, on held-out pairs.
+
+    Parameters
+    ----------
+    run_dir : str
+        A run directory written by ``bin/train.py``.
+    pairs : str, optional
+        A corpus file of pairs to evaluate on; the run's held-out test split
+        (rebuilt with its saved vocabulary and seed) when omitted.
+    options : DecodeOptions, optional
+        How replies are decoded (greedy when omitted).
+    which : {"best", "last"}
+        The checkpoint.
+    max_pairs : int or None
+        Evaluate the first ``max_pairs`` pairs only (None: all).
+    fmt : str
+        Format of the ``pairs`` file.
+    lm_dir, backward_dir : str, optional
+        Helper runs for anti-LM and MMI-bidi decoding.
+    batch_size : int
+        Pairs per loss batch and questions per decoding batch.
+    n_examples : int
+        (question, reference, reply) triples kept in the results.
+
+    Returns
+    -------
+    dict
+        ``pairs``, ``target_tokens``, ``perplexity``, the keys of
+        :func:`reply_metrics`, ``decode_seconds``, ``replies_per_second``,
+        ``examples``, and what was evaluated (``run_dir``, ``checkpoint``,
+        ``data``, ``options``). JSON-serialisable.
+
+    Examples
+    --------
+    >>> results = evaluate_run("runs/default")           # doctest: +SKIP
+    >>> print(format_table(results))                     # doctest: +SKIP
+    """
+    from .decoding import DecodeOptions, load_decoder
+    from .text import detokenize
+    options = options or DecodeOptions()
+    decoder = load_decoder(run_dir, which, lm_dir=lm_dir, backward_dir=backward_dir)
+    config, vocab = decoder.config, decoder.vocab
+    options.validate(has_lm=decoder.lm is not None, has_backward=decoder.backward is not None)
+    held_out = held_out_pairs(config, vocab, pairs, fmt)
+    if max_pairs:
+        held_out = dataclasses.replace(held_out, src=held_out.src[:max_pairs],
+                                       tgt=held_out.tgt[:max_pairs])
+    ppl, num_tokens = perplexity_of(decoder.net, held_out, batch_size,
+                                    config.model.reverse_source)
+    started = time.time()
+    replies = decode_pairs(decoder, held_out, options, batch_size)
+    seconds = time.time() - started
+    questions = [vocab.decode(ids) for ids in held_out.src]
+    references = [vocab.decode(ids) for ids in held_out.tgt]
+    results = {"run_dir": str(run_dir), "checkpoint": which,
+               "data": pairs or "test split of %s" % config.data.corpus,
+               "options": dataclasses.asdict(options), "pairs": len(held_out),
+               "target_tokens": num_tokens, "perplexity": ppl}
+    results.update(reply_metrics(references, replies))
+    results.update(decode_seconds=seconds, replies_per_second=len(replies) / max(seconds, 1e-9),
+                   examples=[{"question": detokenize(q), "reference": detokenize(r),
+                              "reply": detokenize(h)}
+                             for q, r, h in list(zip(questions, references, replies))[:n_examples]])
+    return results
+
+
+def format_table(results):
+    """The results of :func:`evaluate_run` as an aligned two-column table.
+
+    Parameters
+    ----------
+    results : dict
+
+    Returns
+    -------
+    str
+        One metric per line, then the most frequent reply.
+
+    Examples
+    --------
+    >>> print(format_table({"pairs": 2, "bleu": 0.5, "top_reply": "yes"}))
+    pairs evaluated             2
+    BLEU-4 (smoothed)           0.5000
+    most frequent reply         yes
+    """
+    width = max(len(label) for _, label, _ in TABLE_ROWS) + 2
+    lines = ["%-*s %s" % (width, label, form % results[key])
+             for key, label, form in TABLE_ROWS if results.get(key) is not None]
+    if "top_reply" in results:
+        lines.append("%-*s %s" % (width, "most frequent reply", results["top_reply"] or "(empty)"))
+    return "\n".join(lines)

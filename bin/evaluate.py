@@ -1,0 +1,74 @@
+#!/usr/bin/env python
+"""Evaluate a trained model on held-out pairs.
+
+Prints per-token perplexity, corpus BLEU-4 (smoothed), distinct-1/2, mean
+reply length and the share of the most frequent reply as a table, and writes
+them (with a few example replies) as JSON, by default RUN_DIR/evaluation.json.
+
+Examples:
+  python bin/evaluate.py runs/default
+  python bin/evaluate.py runs/default --strategy beam --beam 10 --json beam.json
+  python bin/evaluate.py runs/default --pairs data/test/reversed_phrases.txt --format plain
+  python bin/evaluate.py runs/default --strategy beam --lm runs/default-lm --antilm-lambda 0.5
+"""
+import argparse
+import dataclasses
+import os
+import typing
+
+from lasagne_seq2seq.cli import run_main, select_device
+from lasagne_seq2seq.decoding import STRATEGIES, DecodeOptions  # NumPy only
+from lasagne_seq2seq.evaluation import DEFAULT_MAX_PAIRS
+
+
+def add_decoding_flags(parser):
+    """One flag per :class:`DecodeOptions` field (``--top-p`` sets ``top_p``)."""
+    group = parser.add_argument_group("decoding (as bin/test.py; see its --help)")
+    for option in dataclasses.fields(DecodeOptions):
+        kind = typing.get_args(option.type)[0] if typing.get_args(option.type) else option.type
+        extra = {"choices": STRATEGIES} if option.name == "strategy" else {}
+        group.add_argument("--" + option.name.replace("_", "-"), dest=option.name, type=kind,
+                           default=option.default, metavar=option.name.upper(),
+                           help="default %s" % option.default, **extra)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="run directory written by bin/train.py")
+    parser.add_argument("--pairs", metavar="FILE",
+                        help="evaluate on this corpus file instead of the run's held-out test split")
+    parser.add_argument("--format", default="auto",
+                        help="format of --pairs: auto, script, plain, cornell, tsv")
+    parser.add_argument("--max-pairs", type=int, default=DEFAULT_MAX_PAIRS,
+                        help="evaluate the first N pairs (0: all; default %d)" % DEFAULT_MAX_PAIRS)
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    parser.add_argument("--json", metavar="FILE",
+                        help="where to write the results (default RUN_DIR/evaluation.json)")
+    parser.add_argument("--lm", metavar="RUN_DIR", help="language model for --antilm-lambda")
+    parser.add_argument("--backward", metavar="RUN_DIR", help="backward model for --mmi-bidi-lambda")
+    parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    add_decoding_flags(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    options = DecodeOptions(**{f.name: getattr(args, f.name)
+                               for f in dataclasses.fields(DecodeOptions)})
+    options.validate(has_lm=bool(args.lm), has_backward=bool(args.backward))  # fail fast
+    select_device(args.device)
+    from lasagne_seq2seq.checkpoint import atomic_write_json
+    from lasagne_seq2seq.evaluation import evaluate_run, format_table
+    results = evaluate_run(args.run_dir, pairs=args.pairs, options=options, which=args.checkpoint,
+                           max_pairs=args.max_pairs or None, fmt=args.format, lm_dir=args.lm,
+                           backward_dir=args.backward)
+    print(format_table(results))
+    path = args.json or os.path.join(args.run_dir, "evaluation.json")
+    atomic_write_json(results, path)
+    print("written to %s" % path)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
