@@ -8,9 +8,10 @@ POST /reply takes {"text": ..., plus any decoding option of bin/test.py} and
 returns the reply, its n-best list with scores, and the unknown words;
 GET /health reports the server's state. MODEL is a file written by
 bin/export.py or a run directory. Listens on 127.0.0.1 unless --host says
-otherwise; Ctrl-C stops it after the questions in flight are answered.
+otherwise; Ctrl-C or SIGTERM stops it after the questions in flight are answered.
 """
 import argparse
+import signal
 import time
 
 from lasagne_seq2seq.cli import run_main, select_device
@@ -44,6 +45,11 @@ def parse_args(argv):
     return args
 
 
+def stop(signum, frame):
+    """SIGTERM (service managers, `kill`) stops the server as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def main(argv):
     args = parse_args(argv)
     select_device(args.device)
@@ -63,6 +69,7 @@ def main(argv):
     host, port = server.server_address[:2]
     print("serving %s on http://%s:%d (POST /reply, GET /health); loaded and compiled in "
           "%.1f s" % (args.model, host, port, time.time() - started), flush=True)
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -245,6 +245,8 @@ def reply_json(replies):
 class ReplyHandler(BaseHTTPRequestHandler):
     """``POST /reply`` and ``GET /health``; the server carries the state."""
     server_version = "lasagne_seq2seq"
+    # Seconds a client may stall mid-request before its connection is dropped.
+    timeout = 30
 
     def do_GET(self):
         path = urlsplit(self.path).path
@@ -304,7 +306,8 @@ class ReplyHandler(BaseHTTPRequestHandler):
 
 class ReplyServer(ThreadingHTTPServer):
     """An HTTP server bound to one :class:`BatchingDecoder` (see :func:`make_server`)."""
-    daemon_threads = True
+    # server_close() waits for the requests in flight, so stopping answers them.
+    daemon_threads = False
 
     def __init__(self, address, batcher, limits, name, has_lm, has_backward, log):
         super().__init__(address, ReplyHandler)

@@ -227,7 +227,8 @@ class FakeDecoder(object):
 
 def test_batching_groups_by_options_and_isolates_failures():
     fake = FakeDecoder()
-    batcher = BatchingDecoder(fake, window=0.2, max_batch=8)
+    # The batch closes when its 4th question arrives (or after a 1 s window).
+    batcher = BatchingDecoder(fake, window=1.0, max_batch=4)
     greedy, beam = DecodeOptions(), DecodeOptions(strategy="beam")
     futures = [batcher.submit(text, options) for text, options in
                [("a", greedy), ("b", beam), ("c", greedy), ("boom", beam)]]
@@ -243,16 +244,17 @@ def test_batching_groups_by_options_and_isolates_failures():
 
 
 def test_full_queue_is_refused_not_lost():
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     class Slow(FakeDecoder):
         def decode(self, questions, options):
+            started.set()
             release.wait(10)
             return super().decode(questions, options)
 
     batcher = BatchingDecoder(Slow(), window=0, max_batch=1, max_pending=2)
     first = batcher.submit("a", DecodeOptions())
-    time.sleep(0.2)  # the worker holds "a"; the queue is empty again
+    assert started.wait(10)  # the worker holds "a"; the queue is empty again
     queued = [batcher.submit(t, DecodeOptions()) for t in "bc"]
     with pytest.raises(Exception, match="waiting already"):
         batcher.submit("d", DecodeOptions())
@@ -303,7 +305,7 @@ def test_serve_and_chat_scripts(model):
         assert line.startswith("serving "), line + serve.stderr.read()
         url = line.split(" on ")[1].split()[0]
         assert request(url + "/reply", {"text": "a b c"})[1]["reply"] == "c b a"
-        serve.send_signal(signal.SIGINT)
+        serve.send_signal(signal.SIGTERM)
         assert serve.wait(30) == 0
     finally:
         serve.kill()
