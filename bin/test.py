@@ -10,7 +10,7 @@ Examples:
   python bin/test.py --strategy sample --temperature 0.7 --top-p 0.9 --seed 1
   python bin/test.py --strategy beam --lm runs/default-lm --antilm-lambda 0.5
   python bin/test.py --strategy beam --backward runs/default-backward --mmi-bidi-lambda 0.5
-  python bin/test.py --interactive --remember     (type /reset to forget)
+  python bin/test.py --interactive --remember     (type /reset to forget, /quit to leave)
 """
 import argparse
 import dataclasses
@@ -30,7 +30,7 @@ def parse_args(argv):
     source.add_argument("--interactive", action="store_true", help="type questions, get replies")
     parser.add_argument("--remember", action="store_true",
                         help="interactive: carry the conversation state across exchanges "
-                             "(type /reset to forget it)")
+                             "(type /reset to forget it); off by default")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="which checkpoint of the run to load")
     parser.add_argument("--max-len", type=int, help="longest reply in tokens")
@@ -110,24 +110,6 @@ def print_replies(decoder, questions, options, out=sys.stdout):
     out.flush()
 
 
-def chat(decoder, options, remember, lines=sys.stdin, out=sys.stdout):
-    """Interactive loop: one reply per line; ``/reset`` forgets the conversation."""
-    conversation = decoder.start_conversation(remember=remember)
-    out.write("type a question (empty line or Ctrl-D to quit%s)\n"
-              % (", /reset to forget the conversation" if remember else ""))
-    out.flush()
-    for line in lines:
-        text = line.strip()
-        if not text:
-            break
-        if text == "/reset":
-            conversation.reset()
-            out.write("(conversation forgotten)\n")
-        else:
-            out.write("-> %s\n" % format_reply(conversation.reply(text, options)))
-        out.flush()
-
-
 def main(argv):
     args = parse_args(argv)
     options = decode_options(args)  # before the slow loading: bad flags fail at once
@@ -139,7 +121,8 @@ def main(argv):
     decoder = load_decoder(args.run_dir, args.checkpoint, max_len=args.max_len,
                            lm_dir=args.lm, backward_dir=args.backward)
     if args.interactive:
-        chat(decoder, options, args.remember)
+        from lasagne_seq2seq.serving import run_chat
+        run_chat(decoder.start_conversation(remember=args.remember), options, sys.stdin, sys.stdout)
         return 0
     questions = read_questions(args.questions) if args.questions else list(SAMPLE_QUESTIONS)
     print_replies(decoder, questions, options)

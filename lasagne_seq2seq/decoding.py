@@ -573,52 +573,56 @@ class Decoder(object):
         count, width = len(encoded[0]), options.beam
         max_len, eos = options.max_len or self.max_len, self.vocab.eos_id
         hyps = self._hypotheses(encoded, lm_encoded, width, options)
+        # Row block i (rows i * width ...) holds the beam of question active[i];
+        # done questions leave the arrays, so later steps cost only live rows.
+        active = np.arange(count)
         total = np.full((count, width), -np.inf)
         total[:, 0] = 0.0  # one starting hypothesis per question: no duplicate beams
         log_prob = np.zeros((count, width))
         finished = [[] for _ in range(count)]
-        done = np.zeros(count, dtype=bool)
         previous = np.full(count * width, self.vocab.start_id, dtype=np.int32)
         for t in range(max_len):
             log_probs, scores = hyps.step(previous)
             vocab_size = scores.shape[1]
-            extended = (total.reshape(-1, 1) + scores).reshape(count, width * vocab_size)
+            extended = (total.reshape(-1, 1) + scores).reshape(len(active), width * vocab_size)
             top = np.argpartition(-extended, 2 * width - 1, axis=1)[:, :2 * width]
             order = np.take_along_axis(
                 top, np.argsort(-np.take_along_axis(extended, top, axis=1), axis=1, kind="stable"),
                 axis=1)
-            rows = np.arange(count * width)  # done questions keep their (dead) rows
-            tokens = np.full(count * width, eos, dtype=np.int32)
-            new_total, new_log_prob = np.full((count, width), -np.inf), np.zeros((count, width))
-            for q in np.flatnonzero(~done):
+            rows = np.zeros((len(active), width), dtype=int)
+            tokens = np.full((len(active), width), eos, dtype=np.int32)
+            new_total, new_log_prob = np.full_like(total, -np.inf), np.zeros_like(log_prob)
+            done = np.zeros(len(active), dtype=bool)
+            for i, q in enumerate(active):
                 kept = 0
-                for rank, flat in enumerate(order[q]):
-                    value = extended[q, flat]
+                for rank, flat in enumerate(order[i]):
+                    value = extended[i, flat]
                     if value == -np.inf or kept == width:
                         break
                     beam_row, token = divmod(int(flat), vocab_size)
-                    row = q * width + beam_row
-                    token_log_prob = log_prob[q, beam_row] + log_probs[row, token]
+                    token_log_prob = log_prob[i, beam_row] + log_probs[i * width + beam_row, token]
                     if token == eos:
                         if rank < width:
                             finished[q].append(_Candidate(
-                                [int(i) for i in hyps.history[row]], token_log_prob, t + 1,
-                                _normalised(value, t + 1, options.alpha)))
+                                [int(j) for j in hyps.history[i * width + beam_row]],
+                                token_log_prob, t + 1, _normalised(value, t + 1, options.alpha)))
                         continue
-                    rows[q * width + kept], tokens[q * width + kept] = row, token
-                    new_total[q, kept], new_log_prob[q, kept] = value, token_log_prob
+                    rows[i, kept], tokens[i, kept] = i * width + beam_row, token
+                    new_total[i, kept], new_log_prob[i, kept] = value, token_log_prob
                     kept += 1
-                done[q] = self._beam_done(finished[q], new_total[q], t, max_len, options)
-            hyps.take(rows)
-            hyps.append(tokens)
-            total, log_prob, previous = new_total, new_log_prob, tokens
-            if done.all():
+                done[i] = self._beam_done(finished[q], new_total[i], t, max_len, options)
+            live = ~done
+            hyps.take(rows[live].ravel())
+            hyps.append(tokens[live].ravel())
+            active, total, log_prob = active[live], new_total[live], new_log_prob[live]
+            previous = tokens[live].ravel()
+            if not len(active):
                 break
-        for q in np.flatnonzero(~done):  # cut off at max_len
-            for beam_row in np.flatnonzero(np.isfinite(total[q])):
+        for i, q in enumerate(active):  # cut off at max_len
+            for beam_row in np.flatnonzero(np.isfinite(total[i])):
                 finished[q].append(_Candidate(
-                    [int(i) for i in hyps.history[q * width + beam_row]], log_prob[q, beam_row],
-                    max_len, _normalised(total[q, beam_row], max_len, options.alpha)))
+                    [int(j) for j in hyps.history[i * width + beam_row]], log_prob[i, beam_row],
+                    max_len, _normalised(total[i, beam_row], max_len, options.alpha)))
         return [sorted(found, key=lambda c: -c.score)[:width] for found in finished]
 
     @staticmethod

@@ -127,7 +127,8 @@ def test_antilm_score_subtracts_the_language_model(decoder, questions):
     """With gamma past the longest reply: score = log p(T|S) - lambda log p(T)."""
     options = DecodeOptions(strategy="beam", beam=5, antilm_lambda=0.5, antilm_gamma=10)
     everything = decoder.reply(questions, options)
-    assert texts(everything) != texts(decoder.reply(questions, DecodeOptions(strategy="beam", beam=5)))
+    assert texts(everything) != texts(
+        decoder.reply(questions, DecodeOptions(strategy="beam", beam=5)))
     replies = [r for r in everything if len(r.tokens) < decoder.max_len]  # EOS scored, as by the LM
     lm_log_probs = decoder.lm.sequence_log_probs(
         [[]] * len(replies), [decoder.vocab.encode(r.tokens) for r in replies])
@@ -224,7 +225,7 @@ def test_conversation_memory_carries_and_resets(decoder, questions):
     assert chat.reply(questions[0]).log_prob == pytest.approx(first.log_prob)
 
 
-def test_script_prints_nbest_and_chats_with_reset(runs, capsys):
+def test_script_prints_nbest_and_chats_with_reset(runs, capsys, monkeypatch):
     import importlib.util
     spec = importlib.util.spec_from_file_location("test_script", BIN / "test.py")
     script = importlib.util.module_from_spec(spec)
@@ -233,7 +234,7 @@ def test_script_prints_nbest_and_chats_with_reset(runs, capsys):
                         "--lm", runs["lm"], "--antilm-lambda", "0.3"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("\n    1. ") == printed.count("\n    3. ") > 0
-    out = io.StringIO()
-    script.chat(load_decoder(runs["v1"]), DecodeOptions(), remember=False,
-                lines=["a b c\n", "/reset\n", "\n", "never read\n"], out=out)
-    assert out.getvalue().count("-> ") == 1 and "forgotten" in out.getvalue()
+    monkeypatch.setattr("sys.stdin", io.StringIO("a b c\n/reset\nc b a\n/quit\nnever read\n"))
+    assert script.main([runs["v1"], "--interactive", "--strategy", "beam", "--beam", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("bot> ") == 2 and "(conversation reset)" in printed
