@@ -152,10 +152,20 @@ class BatchingDecoder(object):
             batch, stop = self._collect()
             groups = {}
             for item in batch:
-                key = tuple(sorted(dataclasses.asdict(item[1]).items()))
-                groups.setdefault(key, []).append(item)
+                groups.setdefault(self._group_key(item), []).append(item)
             for group in groups.values():
                 self._decode_group(group)
+
+    @staticmethod
+    def _group_key(item):
+        """Questions with equal keys are decoded together."""
+        options = item[1]
+        key = tuple(sorted(dataclasses.asdict(options).items()))
+        if options.strategy == "sample" and options.seed is not None:
+            # Batched rows share one generator: a seeded request is decoded
+            # alone so that its reply depends on its seed only.
+            return key, id(item)
+        return key
 
     def _decode_group(self, group):
         """Decode questions that share their options; failures go to their futures."""

@@ -212,6 +212,23 @@ def test_load_500_requests_from_8_threads_all_answered_correctly(server):
     assert correct >= 0.9
 
 
+def test_seeded_sampling_does_not_depend_on_concurrent_requests(server):
+    url, batcher = server
+    body = {"text": "a b c", "strategy": "sample", "temperature": 5.0, "nbest": 3, "seed": 7}
+    alone = request(url + "/reply", body)
+    results = [None] * 8
+
+    def client(i):
+        results[i] = request(url + "/reply", body if i % 2 else dict(body, text="d e f"))
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert alone[0] == 200 and len({entry["text"] for entry in alone[1]["nbest"]}) > 1
+    assert all(results[i] == alone for i in range(1, 8, 2))
+
+
 class FakeDecoder(object):
     """Echoes questions, fails on "boom", records the batches it was given."""
 
