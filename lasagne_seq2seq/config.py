@@ -14,7 +14,8 @@ from typing import Optional
 from .errors import Seq2SeqError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "PRESETS",
-           "MODELS", "OPTIMIZERS", "preset", "save_config", "load_config"]
+           "MODELS", "OPTIMIZERS", "CELL_NAMES", "ATTENTION_SCORES", "NORM_STABILIZED",
+           "preset", "save_config", "load_config"]
 
 #: Architectures: whether the thought vector initialises the decoder's state
 #: (``state``) and whether it is fed to every decoder step (``peek``).
@@ -24,8 +25,15 @@ MODELS = {
     "simple": dict(state=False, peek=True),  # seed 004's SimpleSeq2Seq
     # A language model of replies, p(T): the decoder alone, for anti-LM decoding.
     "lm": dict(state=False, peek=False),
+    # seed 004's AttentionSeq2Seq (lasagne_seq2seq.attention): the decoder
+    # starts from a bridge of the encoder's final states and attends to all
+    # of its states at every step.
+    "attention": dict(state=True, peek=True),
 }
 OPTIMIZERS = ("adam", "adadelta")
+CELL_NAMES = ("lstm", "gru", "jzs1", "jzs2", "jzs3", "irnn")  # lasagne_seq2seq.cells.CELLS
+ATTENTION_SCORES = ("additive", "general")
+NORM_STABILIZED = ("hidden", "logits", "both")
 
 
 @dataclass
@@ -63,6 +71,25 @@ class ModelConfig:
     # parameters, a cheaper softmax layer, and words copy naturally.
     tie_embeddings: bool = True
     grad_clipping: float = 0.0
+    # Override the architecture's state transfer / peek (seed 004's
+    # broadcast_state and peek); None keeps what MODELS says.
+    broadcast_state: Optional[bool] = None
+    peek: Optional[bool] = None
+    # Replace decoder input words by <unk> with this probability (training).
+    word_dropout: float = 0.0
+    # Attention: bidirectional encoder, score function, attention units (0: hidden_size).
+    bidirectional: bool = True
+    attention_score: str = "additive"
+    attention_size: int = 0
+    # Norm-stabiliser factor beta (Krueger & Memisevic 2015; 0: off) and
+    # what it stabilises: decoder hidden states, logits or both.
+    norm_stabilizer: float = 0.0
+    norm_stabilize: str = "hidden"
+    # Multi-turn training: carry the encoder state across the exchanges of
+    # a conversation (seed 001's remember_state; lasagne_seq2seq.multiturn).
+    remember_state: bool = False
+    # Per-layer device placement, "LAYER=CONTEXT,..." (lasagne_seq2seq.devices).
+    devices: str = ""
 
 
 @dataclass
@@ -100,7 +127,15 @@ class RunConfig:
         checks = [
             (m.model in MODELS, "--model must be one of %s" % ", ".join(MODELS)),
             (t.optimizer in OPTIMIZERS, "--optimizer must be one of %s" % ", ".join(OPTIMIZERS)),
+            (m.cell in CELL_NAMES, "--cell must be one of %s" % ", ".join(CELL_NAMES)),
             (0.0 <= m.dropout < 1.0, "--dropout must be in [0, 1)"),
+            (0.0 <= m.word_dropout < 1.0, "--word-dropout must be in [0, 1)"),
+            (m.attention_score in ATTENTION_SCORES,
+             "--attention-score must be one of %s" % ", ".join(ATTENTION_SCORES)),
+            (m.attention_size >= 0, "--attention-size must be >= 0 (0: the hidden size)"),
+            (m.norm_stabilizer >= 0, "--norm-stabilizer must be >= 0 (0: off)"),
+            (m.norm_stabilize in NORM_STABILIZED,
+             "--norm-stabilize must be one of %s" % ", ".join(NORM_STABILIZED)),
             (min(m.embedding_size, m.hidden_size, m.encoder_depth, m.decoder_depth) > 0,
              "sizes and depths must be positive"),
             (t.batch_size > 0 and t.learning_rate > 0, "--batch-size and --lr must be positive"),

@@ -10,7 +10,8 @@ decoding. The layers here fill those gaps in Lasagne's own style:
   optional per-step context (the "peek" of Cho et al. 2014: the thought vector
   fed to every decoder step). Its :meth:`~RecurrentLayer.step_from_input`
   advances one step, which decoders use outside the training graph.
-* The cell is chosen by subclassing: :class:`LSTMLayer` and :class:`GRULayer`.
+* The cell is chosen by subclassing: :class:`LSTMLayer` and :class:`GRULayer`
+  here, the GRU mutants and the identity RNN in :mod:`lasagne_seq2seq.cells`.
   A cell's *state* is one matrix per example: for the LSTM the hidden and
   cell vectors side by side ``[h, c]``, for the GRU just ``h``. The thought
   vector is the encoder's final state.
@@ -29,14 +30,15 @@ from lasagne.layers import MergeLayer
 from lasagne.utils import unroll_scan
 
 __all__ = ["RecurrentLayer", "LSTMLayer", "GRULayer", "CELLS", "StateSliceLayer",
-           "LastStepLayer", "TiedOutputLayer"]
+           "LastStepLayer", "TiedOutputLayer", "WordDropoutLayer", "norm_stabilizer"]
 
 
 class RecurrentLayer(MergeLayer):
     """Base class: a gated recurrent cell run over a sequence.
 
-    Subclasses set ``num_gates`` and implement :meth:`step`,
-    :meth:`hidden` and :attr:`state_size`.
+    Subclasses set ``num_gates`` (blocks of the input projection) and,
+    when it differs, ``recurrent_gates`` (blocks of ``W_hid``), and implement
+    :meth:`step`, :meth:`hidden` and :attr:`state_size`.
 
     Parameters
     ----------
@@ -75,6 +77,8 @@ class RecurrentLayer(MergeLayer):
     (None, 32)
     """
     num_gates = 1
+    recurrent_gates = None  # None: one recurrent block per gate
+    state_blocks = 1  # the state is this many vectors of num_units ([h, c]: 2)
 
     def __init__(self, incoming, num_units, mask_input=None, state_init=None,
                  context=None, only_return_final=False, return_state=False,
@@ -98,8 +102,10 @@ class RecurrentLayer(MergeLayer):
 
         num_inputs = self.input_shapes[0][-1]
         gates = self.num_gates * num_units
+        recurrent = (self.recurrent_gates or self.num_gates) * num_units
         self.W_in = self.add_param(self._stacked(W_in, num_inputs), (num_inputs, gates), name="W_in")
-        self.W_hid = self.add_param(self._stacked(W_hid, num_units), (num_units, gates), name="W_hid")
+        self.W_hid = self.add_param(self._stacked(W_hid, num_units, recurrent // num_units),
+                                    (num_units, recurrent), name="W_hid")
         self.b = self.add_param(b, (gates,), name="b", regularizable=False)
         if self.context_index is not None:
             num_context = self.input_shapes[self.context_index][-1]
@@ -111,17 +117,17 @@ class RecurrentLayer(MergeLayer):
                 raise ValueError("%s: state_init has %d units, the cell's state has %d"
                                  % (self.name, given, self.state_size))
 
-    def _stacked(self, spec, rows):
+    def _stacked(self, spec, rows, blocks=None):
         """Initialise each gate's block separately (orthogonal per gate)."""
         if not isinstance(spec, init.Initializer):
             return spec
-        blocks = [spec.sample((rows, self.num_units)) for _ in range(self.num_gates)]
+        blocks = [spec.sample((rows, self.num_units)) for _ in range(blocks or self.num_gates)]
         return np.concatenate(blocks, axis=1).astype(theano.config.floatX)
 
     @property
     def state_size(self):
         """Width of the state matrix (``num_units`` unless the cell has more)."""
-        return self.num_units
+        return self.state_blocks * self.num_units
 
     def hidden(self, state):
         """The cell's output ``h`` from its state (identity for simple cells)."""
@@ -145,8 +151,13 @@ class RecurrentLayer(MergeLayer):
         """
         raise NotImplementedError
 
-    def _recurrent_product(self, h):
-        product = T.dot(h, self.W_hid)
+    def _recurrent_product(self, h, first=0, last=None):
+        """``h`` times the recurrent weights of gate blocks ``first:last``
+        (all by default), with the layer's gradient clipping."""
+        n = self.num_units
+        weights = self.W_hid if (first, last) == (0, None) else \
+            self.W_hid[:, first * n:None if last is None else last * n]
+        product = T.dot(h, weights)
         if self.grad_clipping:
             product = theano.gradient.grad_clip(product, -self.grad_clipping, self.grad_clipping)
         return product
@@ -237,16 +248,13 @@ class LSTMLayer(RecurrentLayer):
     (None, 5, 16)
     """
     num_gates = 4
+    state_blocks = 2
 
     def __init__(self, incoming, num_units, **kwargs):
         super(LSTMLayer, self).__init__(incoming, num_units, **kwargs)
         bias = self.b.get_value()
         bias[num_units:2 * num_units] = 1.0
         self.b.set_value(bias)
-
-    @property
-    def state_size(self):
-        return 2 * self.num_units
 
     def hidden(self, state):
         return state[..., :self.num_units]
@@ -288,8 +296,13 @@ class GRULayer(RecurrentLayer):
         return update * state + (1.0 - update) * candidate
 
 
-#: Cell name (as given to ``--cell``) to layer class.
-CELLS = {"lstm": LSTMLayer, "gru": GRULayer}
+def __getattr__(name):
+    # ``CELLS`` lives in :mod:`lasagne_seq2seq.cells` (which imports this
+    # module); importing it here lazily keeps ``layers.CELLS`` working.
+    if name == "CELLS":
+        from .cells import CELLS
+        return CELLS
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 class StateSliceLayer(lasagne.layers.Layer):
@@ -320,10 +333,17 @@ class StateSliceLayer(lasagne.layers.Layer):
 
 
 class LastStepLayer(lasagne.layers.Layer):
-    """The last time step of a ``(batch, time, units)`` sequence.
+    """The step a recurrent layer processed last, from its ``(batch, time, units)`` output.
 
     With masked recurrent layers the last step holds the state after the last
-    real token, so this gives each layer's final state.
+    real token, so this gives each layer's final state. A ``backwards`` layer
+    returns its outputs in time order and ends at the first step.
+
+    Parameters
+    ----------
+    incoming : Layer
+    backwards : bool
+        Take step 0 (the final step of a backwards layer).
 
     Examples
     --------
@@ -332,11 +352,15 @@ class LastStepLayer(lasagne.layers.Layer):
     (None, 8)
     """
 
+    def __init__(self, incoming, backwards=False, **kwargs):
+        super(LastStepLayer, self).__init__(incoming, **kwargs)
+        self.backwards = backwards
+
     def get_output_shape_for(self, input_shape):
         return (input_shape[0], input_shape[2])
 
     def get_output_for(self, input, **kwargs):
-        return input[:, -1]
+        return input[:, 0] if self.backwards else input[:, -1]
 
 
 class TiedOutputLayer(lasagne.layers.Layer):
@@ -380,3 +404,69 @@ class TiedOutputLayer(lasagne.layers.Layer):
 
     def get_output_for(self, input, **kwargs):
         return T.dot(input, self.W) + self.b
+
+
+class WordDropoutLayer(lasagne.layers.DropoutLayer):
+    """Replace token ids by ``replacement`` (UNK) with probability ``p``.
+
+    Word dropout on the decoder's inputs (Bowman et al. 2016) makes the
+    decoder lean on the encoder instead of on the previous words. The first
+    column (START) is never dropped. A :class:`~lasagne.layers.DropoutLayer`
+    subclass, so its random state is checkpointed with the others'.
+
+    Parameters
+    ----------
+    incoming : Layer
+        ``(batch, time)`` int token ids.
+    p : float
+        Drop probability (0 or ``deterministic=True``: identity).
+    replacement : int
+        The id that replaces a dropped token.
+
+    Examples
+    --------
+    >>> from lasagne.layers import InputLayer
+    >>> WordDropoutLayer(InputLayer((None, 5)), p=0.25, replacement=1).output_shape
+    (None, 5)
+    """
+
+    def __init__(self, incoming, p=0.1, replacement=1, **kwargs):
+        super(WordDropoutLayer, self).__init__(incoming, p=p, **kwargs)
+        self.replacement = replacement
+
+    def get_output_for(self, input, deterministic=False, **kwargs):
+        if deterministic or self.p == 0:
+            return input
+        keep = self._srng.binomial(input.shape, p=1 - self.p, dtype="int8")
+        keep = T.set_subtensor(keep[:, 0], 1)
+        return T.switch(keep, input, self.replacement).astype(input.dtype)
+
+
+def norm_stabilizer(sequence, mask):
+    """Norm-stabiliser penalty (Krueger & Memisevic 2015), before its factor.
+
+    The mean over real steps ``t > 0`` of ``(||s_t|| - ||s_{t-1}||)^2``: it
+    keeps the norm of hidden states (or logits) steady from step to step.
+
+    Parameters
+    ----------
+    sequence : Theano 3-tensor ``(batch, time, units)``
+    mask : Theano matrix ``(batch, time)``
+        1 for real steps; padding comes last.
+
+    Returns
+    -------
+    Theano scalar
+
+    Examples
+    --------
+    >>> s, m = T.tensor3(), T.matrix()
+    >>> f = theano.function([s, m], norm_stabilizer(s, m))
+    >>> float(f(np.array([[[3, 4], [0, 1], [9, 9]]], "float32"),
+    ...         np.array([[1, 1, 0]], "float32")))
+    16.0
+    """
+    norms = T.sqrt(T.sum(T.sqr(sequence), axis=2) + 1e-8)
+    steps = mask[:, 1:]
+    changes = T.sqr(norms[:, 1:] - norms[:, :-1]) * steps
+    return T.sum(changes) / T.maximum(T.sum(steps), 1.0)

@@ -15,12 +15,22 @@ With depth, decoder layer *j* starts from encoder layer *j*'s final state
 when both stacks are equally deep; otherwise the top encoder layer's final
 state is broadcast to every decoder layer (seed 004's ``broadcast_state``).
 
-The network exposes three Theano graphs: the training loss
-(:meth:`Seq2Seq.loss`), the encoder (:meth:`Seq2Seq.encode`) and one decoder
-step (:meth:`Seq2Seq.step`). Every decoding strategy runs on the compiled
-encoder and step functions, so decoding never re-runs a prefix.
+The configuration's ``broadcast_state`` and ``peek`` override the model's
+state transfer and feeding; ``word_dropout`` replaces decoder inputs by UNK.
+
+:class:`EncoderDecoder` holds what every network shares (inputs, embeddings,
+the encoder stack, the output layer, the loss with its norm-stabiliser term,
+compiled functions, parameters by name); :class:`Seq2Seq` and
+:class:`~lasagne_seq2seq.attention.AttentionSeq2Seq` add their decoders.
+
+Every network exposes three Theano graphs: the training loss
+(:meth:`EncoderDecoder.loss_terms`), the encoder (:meth:`EncoderDecoder.encode`)
+and one decoder step (``step``). Every decoding strategy runs on the compiled
+encoder and step functions, so decoding never re-runs a prefix. The encoder
+can start from a *memory*, the previous exchange's final encoder states
+(:meth:`EncoderDecoder.compile_memory_encoder`), for multi-turn dialogue.
 """
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -28,14 +38,22 @@ from . import compat  # noqa: F401  (before Theano)
 import theano
 import theano.tensor as T
 import lasagne
-from lasagne.layers import (DenseLayer, DropoutLayer, EmbeddingLayer, InputLayer,
-                            ReshapeLayer, get_all_params, get_output)
+from lasagne.layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLayer,
+                            InputLayer, ReshapeLayer, SliceLayer, get_all_params, get_output)
 
+from .cells import CELLS
 from .config import MODELS
 from .errors import Seq2SeqError
-from .layers import CELLS, LastStepLayer, StateSliceLayer, TiedOutputLayer
+from .layers import (LastStepLayer, StateSliceLayer, TiedOutputLayer, WordDropoutLayer,
+                     norm_stabilizer)
+from .vocab import UNK_ID
 
-__all__ = ["Seq2Seq", "build_network"]
+__all__ = ["EncoderDecoder", "Seq2Seq", "LossTerms", "build_network"]
+
+#: What :meth:`EncoderDecoder.loss_terms` returns: the summed cross-entropy,
+#: the regulariser to add to the per-token mean loss (0 when off), and the
+#: encoder's final states (the next exchange's memory).
+LossTerms = namedtuple("LossTerms", ["loss", "penalty", "new_memory"])
 
 
 def build_network(config, vocab_size, embedding_matrix=None):
@@ -49,24 +67,34 @@ def build_network(config, vocab_size, embedding_matrix=None):
 
     Returns
     -------
-    Seq2Seq or another network with the same interface (``loss``,
-    ``compile_decoder``, ``params``, ``encoder_params``, ``param_values``,
-    ``set_param_values``).
+    Seq2Seq or AttentionSeq2Seq
+        Both have the :class:`EncoderDecoder` interface.
     """
+    if config.model == "attention":
+        from .attention import AttentionSeq2Seq
+        return AttentionSeq2Seq(config, vocab_size, embedding_matrix)
     return Seq2Seq(config, vocab_size, embedding_matrix)
 
 
-class Seq2Seq(object):
-    """An encoder-decoder network.
+class EncoderDecoder(object):
+    """What every encoder-decoder network shares; subclasses build the decoder.
+
+    The constructor builds the inputs, embeddings and the encoder stack
+    (optionally bidirectional); a subclass then sets ``decoder_layers``,
+    ``state_size`` and the decoder's top layer, calls :meth:`_build_output`,
+    and implements :meth:`_decoder_start`, :meth:`step` and
+    :meth:`_decoder_hidden`.
 
     Parameters
     ----------
     config : ModelConfig
-        Architecture, cell, sizes, depth, dropout.
+        Architecture, cell, sizes, depth, dropout, regularisers.
     vocab_size : int
         Rows of the embedding and columns of the softmax.
     embedding_matrix : numpy array, optional
         ``(vocab_size, embedding_size)`` initial embeddings (pretrained).
+    bidirectional : bool
+        Run a backwards layer beside every encoder layer.
 
     Attributes
     ----------
@@ -74,26 +102,19 @@ class Seq2Seq(object):
         Every parameter, encoder included (trainable or not).
     encoder_params : list of shared variables
         The encoder's parameters (embeddings included), for warm starts.
-
-    Examples
-    --------
-    >>> from lasagne_seq2seq.config import ModelConfig
-    >>> net = Seq2Seq(ModelConfig(model="v2", hidden_size=8, embedding_size=4), 20)
-    >>> sorted(p.name for p in net.encoder_params)[:2]
-    ['encoder0.W_hid', 'encoder0.W_in']
+    memory_size : int
+        Width of the memory: every encoder layer's final state side by side.
     """
 
-    def __init__(self, config, vocab_size, embedding_matrix=None):
+    def __init__(self, config, vocab_size, embedding_matrix=None, bidirectional=False):
         if config.model not in MODELS:
             raise Seq2SeqError("unknown model %r: choose one of %s" % (config.model, ", ".join(MODELS)))
         if config.cell not in CELLS:
             raise Seq2SeqError("unknown cell %r: choose one of %s" % (config.cell, ", ".join(CELLS)))
         self.config = config
         self.vocab_size = vocab_size
-        self.uses_state = MODELS[config.model]["state"]
-        self.uses_peek = MODELS[config.model]["peek"]
-        cell = CELLS[config.cell]
-        E, H = config.embedding_size, config.hidden_size
+        self.cell = CELLS[config.cell]
+        E = config.embedding_size
         self._rnn_options = dict(grad_clipping=config.grad_clipping)
 
         # Inputs: token ids and masks, (batch, time).
@@ -110,60 +131,76 @@ class Seq2Seq(object):
         self.l_src_embed = EmbeddingLayer(self.l_src, vocab_size, E, W=embedding_init,
                                           name="source_embedding")
         tgt_embedding_init = self.l_src_embed.W if config.share_embeddings else embedding_init
-        self.l_tgt_embed = EmbeddingLayer(self.l_tgt, vocab_size, E, W=tgt_embedding_init,
+        tgt_ids = self.l_tgt
+        if config.word_dropout > 0:
+            tgt_ids = WordDropoutLayer(tgt_ids, p=config.word_dropout, replacement=UNK_ID)
+        self.l_tgt_embed = EmbeddingLayer(tgt_ids, vocab_size, E, W=tgt_embedding_init,
                                           name="target_embedding")
-
-        # Encoder stack; each layer returns its state sequence.
-        self.encoder_layers, self.encoder_finals = [], []
-        below = self._dropout(self.l_src_embed)
-        for depth in range(config.encoder_depth):
-            layer = cell(below, H, mask_input=self.l_src_mask, return_state=True,
-                         name="encoder%d" % depth, **self._rnn_options)
-            self.encoder_layers.append(layer)
-            self.encoder_finals.append(LastStepLayer(layer, name="thought%d" % depth))
-            below = self._dropout(StateSliceLayer(layer))
-        self.l_thought = self.encoder_finals[-1]
-
-        # Decoder stack, started from (and/or fed with) the thought vector.
-        self.decoder_layers = []
-        below = self._dropout(self.l_tgt_embed)
-        for depth in range(config.decoder_depth):
-            layer = cell(below, H, mask_input=self.l_tgt_mask,
-                         state_init=self._decoder_init_layer(depth),
-                         context=self.l_thought if (self.uses_peek and depth == 0) else None,
-                         name="decoder%d" % depth, **self._rnn_options)
-            self.decoder_layers.append(layer)
-            below = self._dropout(layer)
-        below = ReshapeLayer(below, (-1, H))
-        self.l_projection = None
-        if config.tie_embeddings:
-            if H != E:  # bring the decoder's output down to the embedding size
-                self.l_projection = DenseLayer(below, E, nonlinearity=None,
-                                               name="output_projection")
-                below = self.l_projection
-            self.l_logits = TiedOutputLayer(below, self.l_tgt_embed, name="output")
-        else:
-            self.l_logits = DenseLayer(below, vocab_size, nonlinearity=None, name="output")
-
-        self.params = get_all_params(self.l_logits)
-        encoder_layers = [self.l_src_embed] + self.encoder_layers
-        self.encoder_params = [p for layer in encoder_layers for p in layer.get_params()]
-        self.state_size = self.decoder_layers[0].state_size
+        self._build_encoder(bidirectional)
 
     def _dropout(self, layer):
         p = self.config.dropout
         return DropoutLayer(layer, p=p) if p > 0 else layer
 
-    def _decoder_init_layer(self, depth):
-        if not self.uses_state:
-            return None
-        if len(self.encoder_finals) == self.config.decoder_depth:
-            return self.encoder_finals[depth]
-        return self.l_thought  # broadcast the top layer's final state
+    def _build_encoder(self, bidirectional):
+        """The encoder stack; every layer starts from its slice of the memory."""
+        H = self.config.hidden_size
+        directions = (False, True) if bidirectional else (False,)
+        state_size = self.cell.state_blocks * H
+        self.memory_size = self.config.encoder_depth * len(directions) * state_size
+        self.l_memory = InputLayer((None, self.memory_size), name="memory")
+        self.encoder_layers, self.encoder_finals = [], []
+        below = self._dropout(self.l_src_embed)
+        for depth in range(self.config.encoder_depth):
+            outputs = []
+            for backwards in directions:
+                k = len(self.encoder_layers)
+                start = SliceLayer(self.l_memory, slice(k * state_size, (k + 1) * state_size),
+                                   axis=1)
+                name = "encoder%d%s" % (depth, "_backward" if backwards else "")
+                layer = self.cell(below, H, mask_input=self.l_src_mask, return_state=True,
+                                  state_init=start, backwards=backwards, name=name,
+                                  **self._rnn_options)
+                self.encoder_layers.append(layer)
+                self.encoder_finals.append(LastStepLayer(layer, backwards=backwards,
+                                                         name="thought%d" % k))
+                outputs.append(StateSliceLayer(layer))
+            top = outputs[0] if len(outputs) == 1 else ConcatLayer(outputs, axis=2)
+            below = self._dropout(top)
+        self.l_encoder_top = top  # the top layer's hidden states, (batch, time, units)
+        self.l_thought = self.encoder_finals[-1]
+
+    def _build_output(self, below, width):
+        """Vocabulary logits from the decoder's ``(batch, time, width)`` output."""
+        E = self.config.embedding_size
+        below = ReshapeLayer(below, (-1, width))
+        self.l_projection = None
+        if self.config.tie_embeddings:
+            if width != E:  # bring the decoder's output down to the embedding size
+                self.l_projection = DenseLayer(below, E, nonlinearity=None,
+                                               name="output_projection")
+                below = self.l_projection
+            self.l_logits = TiedOutputLayer(below, self.l_tgt_embed, name="output")
+        else:
+            self.l_logits = DenseLayer(below, self.vocab_size, nonlinearity=None, name="output")
+        self.params = get_all_params(self.l_logits)
+        encoder_layers = [self.l_src_embed] + self.encoder_layers
+        self.encoder_params = [p for layer in encoder_layers for p in layer.get_params()]
+
+    def _logits_from_output(self, output):
+        """The output layer applied to one step's decoder output ``(n, width)``."""
+        if self.l_projection is not None:
+            output = T.dot(output, self.l_projection.W) + self.l_projection.b
+        return T.dot(output, self.l_logits.W) + self.l_logits.b
 
     # ----------------------------------------------------------- graphs
-    def encoder_outputs(self, src, src_mask, deterministic, n_src_steps=None):
-        """Final states of every encoder layer.
+    def _encoder_inputs(self, src, src_mask, memory):
+        if memory is None:
+            memory = T.zeros((src.shape[0], self.memory_size), dtype=theano.config.floatX)
+        return {self.l_src: src, self.l_src_mask: src_mask, self.l_memory: memory}
+
+    def encoder_outputs(self, src, src_mask, deterministic, n_src_steps=None, memory=None):
+        """What the decoder reads from the encoder.
 
         Parameters
         ----------
@@ -173,18 +210,30 @@ class Seq2Seq(object):
             True turns dropout off.
         n_src_steps : int, optional
             Unroll the encoder loop to this many steps (fixed shapes).
+        memory : matrix ``(batch, memory_size)``, optional
+            Initial encoder states (zeros when omitted).
 
         Returns
         -------
-        list of Theano expressions
-            ``(batch, state_size)`` per encoder layer, bottom first.
+        OrderedDict
+            Layer to expression: every encoder layer's final state, bottom
+            first, then the top layer's hidden states.
         """
-        return get_output(self.encoder_finals, {self.l_src: src, self.l_src_mask: src_mask},
-                          deterministic=deterministic, n_steps=n_src_steps)
+        layers = self.encoder_finals + [self.l_encoder_top]
+        values = get_output(layers, self._encoder_inputs(src, src_mask, memory),
+                            deterministic=deterministic, n_steps=n_src_steps)
+        return OrderedDict(zip(layers, values))
 
-    def loss(self, src, src_mask, tgt_in, tgt_out, tgt_mask, deterministic=False,
-             n_src_steps=None, n_tgt_steps=None):
-        """Summed cross-entropy of the targets under teacher forcing.
+    def _new_memory(self, encoded):
+        return T.concatenate([encoded[layer] for layer in self.encoder_finals], axis=1)
+
+    def _decoder_hidden(self, output):
+        """The top decoder layer's hidden states from its output sequence."""
+        return output
+
+    def loss_terms(self, src, src_mask, tgt_in, tgt_out, tgt_mask, deterministic=False,
+                   n_src_steps=None, n_tgt_steps=None, memory=None):
+        """The training loss, its regulariser and the encoder's new memory.
 
         Padding is masked out of the loss (the original averaged over it).
 
@@ -196,70 +245,77 @@ class Seq2Seq(object):
             True turns dropout off (validation).
         n_src_steps, n_tgt_steps : int, optional
             Unroll the loops to these lengths (fixed shapes).
+        memory : Theano matrix ``(batch, memory_size)``, optional
+            The encoder's initial states (multi-turn training); zeros when omitted.
+
+        Returns
+        -------
+        LossTerms
+            ``loss``: sum over real target tokens of ``-log p(token)``;
+            ``penalty``: the norm-stabiliser term to add to the per-token mean
+            loss (0 when ``norm_stabilizer`` is 0); ``new_memory``: the
+            encoder's final states ``(batch, memory_size)``.
+        """
+        encoded = self.encoder_outputs(src, src_mask, deterministic, n_src_steps, memory)
+        inputs = {self.l_tgt: tgt_in, self.l_tgt_mask: tgt_mask, self.l_src_mask: src_mask}
+        inputs.update(encoded)
+        logits, top = get_output([self.l_logits, self.l_decoder_top], inputs,
+                                 deterministic=deterministic, n_steps=n_tgt_steps)
+        token_losses = T.nnet.categorical_crossentropy(T.nnet.softmax(logits), tgt_out.flatten())
+        loss = T.sum(token_losses * tgt_mask.flatten())
+        return LossTerms(loss, self._penalty(logits, top, tgt_mask), self._new_memory(encoded))
+
+    def _penalty(self, logits, top, tgt_mask):
+        beta, which = self.config.norm_stabilizer, self.config.norm_stabilize
+        if not beta:
+            return T.constant(0.0, dtype=theano.config.floatX)
+        sequences = []
+        if which in ("hidden", "both"):
+            sequences.append(self._decoder_hidden(top))
+        if which in ("logits", "both"):
+            sequences.append(logits.reshape((tgt_mask.shape[0], tgt_mask.shape[1], -1)))
+        return beta * sum(norm_stabilizer(s, tgt_mask) for s in sequences)
+
+    def loss(self, src, src_mask, tgt_in, tgt_out, tgt_mask, deterministic=False,
+             n_src_steps=None, n_tgt_steps=None):
+        """Summed cross-entropy of the targets under teacher forcing
+        (:meth:`loss_terms` without the regulariser and memory).
 
         Returns
         -------
         Theano scalar
             Sum over real target tokens of ``-log p(token)``.
         """
-        finals = self.encoder_outputs(src, src_mask, deterministic, n_src_steps)
-        inputs = {self.l_tgt: tgt_in, self.l_tgt_mask: tgt_mask}
-        inputs.update(zip(self.encoder_finals, finals))
-        logits = get_output(self.l_logits, inputs, deterministic=deterministic,
-                            n_steps=n_tgt_steps)
-        token_losses = T.nnet.categorical_crossentropy(T.nnet.softmax(logits), tgt_out.flatten())
-        return T.sum(token_losses * tgt_mask.flatten())
+        return self.loss_terms(src, src_mask, tgt_in, tgt_out, tgt_mask, deterministic,
+                               n_src_steps, n_tgt_steps).loss
 
-    def encode(self, src, src_mask):
+    def encode(self, src, src_mask, memory=None):
         """The decoder's starting point for a batch of sources.
-
-        Returns
-        -------
-        list of Theano expressions
-            ``[state, context]``: every decoder layer's initial state side by
-            side, ``(batch, decoder_depth * state_size)``, then the thought
-            vector fed at every step, ``(batch, state_size)`` (always
-            returned; models without peek ignore it). Every entry has the
-            batch on its first axis, so decoders can repeat and reorder them.
-        """
-        finals = self.encoder_outputs(src, src_mask, deterministic=True)
-        states = []
-        for depth in range(self.config.decoder_depth):
-            init_layer = self._decoder_init_layer(depth)
-            if init_layer is None:
-                states.append(T.zeros((src.shape[0], self.state_size), dtype=theano.config.floatX))
-            else:
-                states.append(finals[self.encoder_finals.index(init_layer)])
-        return [T.concatenate(states, axis=1), finals[-1]]
-
-    def step(self, prev_tokens, state, context):
-        """One decoder step for a batch of hypotheses.
 
         Parameters
         ----------
-        prev_tokens : int vector ``(n,)``
-            The previous token of each hypothesis (START at the first step).
-        state : matrix ``(n, decoder_depth * state_size)``
-        context : matrix ``(n, state_size)``
-            The thought vector (used by models with peek).
+        src, src_mask : Theano matrices
+        memory : Theano matrix, optional
+            The encoder's initial states (zeros when omitted).
 
         Returns
         -------
         list of Theano expressions
-            ``[log_probs (n, vocab_size), new_state]``.
+            ``[state, *extras, new_memory]``: the decoder's initial state,
+            what its step reads besides the state (every entry with the batch
+            on its first axis, so decoders can repeat and reorder them), and
+            the encoder's final states.
         """
-        below = self.l_tgt_embed.W[prev_tokens]
-        new_states = []
-        for depth, layer in enumerate(self.decoder_layers):
-            layer_state = state[:, depth * self.state_size:(depth + 1) * self.state_size]
-            peek = context if (self.uses_peek and depth == 0) else None
-            layer_state = layer.step_from_input(below, layer_state, peek)
-            new_states.append(layer_state)
-            below = layer.hidden(layer_state)
-        if self.l_projection is not None:
-            below = T.dot(below, self.l_projection.W) + self.l_projection.b
-        logits = T.dot(below, self.l_logits.W) + self.l_logits.b
-        return [T.nnet.logsoftmax(logits), T.concatenate(new_states, axis=1)]
+        encoded = self.encoder_outputs(src, src_mask, deterministic=True, memory=memory)
+        return self._decoder_start(encoded, src, src_mask) + [self._new_memory(encoded)]
+
+    def _decoder_start(self, encoded, src, src_mask):
+        """``[state, *extras]`` from the encoder's outputs (see :meth:`encode`)."""
+        raise NotImplementedError
+
+    def step(self, prev_tokens, state, *extras):
+        """One decoder step: ``[log_probs (n, vocab_size), new_state, ...]``."""
+        raise NotImplementedError
 
     # ------------------------------------------------------- functions
     def compile_decoder(self):
@@ -275,7 +331,7 @@ class Seq2Seq(object):
             opaque arrays with the batch on axis 0.
         """
         src, src_mask = T.imatrix("source"), T.matrix("source_mask")
-        encoded = self.encode(src, src_mask)
+        encoded = self.encode(src, src_mask)[:-1]
         encode_fn = theano.function([src, src_mask], encoded, name="encode")
         previous = T.ivector("previous")
         state_and_extras = [value.type("encoded%d" % i) for i, value in enumerate(encoded)]
@@ -283,6 +339,20 @@ class Seq2Seq(object):
                                   self.step(previous, *state_and_extras),
                                   name="decode_step", on_unused_input="ignore")
         return encode_fn, step_fn
+
+    def compile_memory_encoder(self):
+        """Compile the encoder that starts from (and returns) a memory.
+
+        Returns
+        -------
+        callable
+            ``fn(src, src_mask, memory) -> [state, *extras, new_memory]``:
+            ``memory`` ``(batch, memory_size)`` holds the previous exchange's
+            final encoder states (zeros: none), ``new_memory`` this one's.
+        """
+        src, src_mask, memory = T.imatrix("source"), T.matrix("source_mask"), T.matrix("memory")
+        return theano.function([src, src_mask, memory], self.encode(src, src_mask, memory),
+                               name="encode_with_memory", on_unused_input="ignore")
 
     # ---------------------------------------------------- parameters
     def param_values(self):
@@ -311,3 +381,96 @@ class Seq2Seq(object):
                     "size mismatch): load it with its own config.json and vocab.json"
                     % (source, param.name, value.shape, param.get_value(borrow=True).shape))
             param.set_value(np.asarray(value, dtype=param.dtype))
+
+
+class Seq2Seq(EncoderDecoder):
+    """An encoder-decoder network: v1, v2, simple or lm (see the module docstring).
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Architecture, cell, sizes, depth, dropout.
+    vocab_size : int
+        Rows of the embedding and columns of the softmax.
+    embedding_matrix : numpy array, optional
+        ``(vocab_size, embedding_size)`` initial embeddings (pretrained).
+
+    Examples
+    --------
+    >>> from lasagne_seq2seq.config import ModelConfig
+    >>> net = Seq2Seq(ModelConfig(model="v2", hidden_size=8, embedding_size=4), 20)
+    >>> sorted(p.name for p in net.encoder_params)[:2]
+    ['encoder0.W_hid', 'encoder0.W_in']
+    >>> net.memory_size
+    16
+    """
+
+    def __init__(self, config, vocab_size, embedding_matrix=None):
+        super(Seq2Seq, self).__init__(config, vocab_size, embedding_matrix)
+        architecture = MODELS[config.model]
+        self.uses_state = (architecture["state"] if config.broadcast_state is None
+                           else config.broadcast_state)
+        self.uses_peek = architecture["peek"] if config.peek is None else config.peek
+        H = config.hidden_size
+
+        # Decoder stack, started from (and/or fed with) the thought vector.
+        self.decoder_layers = []
+        below = self._dropout(self.l_tgt_embed)
+        for depth in range(config.decoder_depth):
+            layer = self.cell(below, H, mask_input=self.l_tgt_mask,
+                              state_init=self._decoder_init_layer(depth),
+                              context=self.l_thought if (self.uses_peek and depth == 0) else None,
+                              name="decoder%d" % depth, **self._rnn_options)
+            self.decoder_layers.append(layer)
+            below = self._dropout(layer)
+        self.l_decoder_top = self.decoder_layers[-1]
+        self._build_output(below, H)
+        self.state_size = self.decoder_layers[0].state_size
+
+    def _decoder_init_layer(self, depth):
+        if not self.uses_state:
+            return None
+        if len(self.encoder_finals) == self.config.decoder_depth:
+            return self.encoder_finals[depth]
+        return self.l_thought  # broadcast the top layer's final state
+
+    def _decoder_start(self, encoded, src, src_mask):
+        """``[state, context]``: every decoder layer's initial state side by
+        side, ``(batch, decoder_depth * state_size)``, then the thought vector
+        fed at every step, ``(batch, state_size)`` (always returned; models
+        without peek ignore it)."""
+        states = []
+        for depth in range(self.config.decoder_depth):
+            init_layer = self._decoder_init_layer(depth)
+            if init_layer is None:
+                states.append(T.zeros((src.shape[0], self.state_size), dtype=theano.config.floatX))
+            else:
+                states.append(encoded[init_layer])
+        return [T.concatenate(states, axis=1), encoded[self.l_thought]]
+
+    def step(self, prev_tokens, state, context):
+        """One decoder step for a batch of hypotheses.
+
+        Parameters
+        ----------
+        prev_tokens : int vector ``(n,)``
+            The previous token of each hypothesis (START at the first step).
+        state : matrix ``(n, decoder_depth * state_size)``
+        context : matrix ``(n, state_size)``
+            The thought vector (used by models with peek).
+
+        Returns
+        -------
+        list of Theano expressions
+            ``[log_probs (n, vocab_size), new_state]``.
+        """
+        below = self.l_tgt_embed.W[prev_tokens]
+        new_states = []
+        for depth, layer in enumerate(self.decoder_layers):
+            layer_state = state[:, depth * self.state_size:(depth + 1) * self.state_size]
+            peek = context if (self.uses_peek and depth == 0) else None
+            layer_state = layer.step_from_input(below, layer_state, peek)
+            new_states.append(layer_state)
+            below = layer.hidden(layer_state)
+        logits = self._logits_from_output(below)
+        return [T.nnet.logsoftmax(logits), T.concatenate(new_states, axis=1)]
