@@ -301,15 +301,36 @@ def test_chat_without_memory(model):
     assert replies == ["c b a", "f e d"] and "(conversation reset)" in text
 
 
+class Recording(object):
+    """A conversation that keeps every reply it gives."""
+
+    def __init__(self, conversation):
+        self.conversation, self.replies = conversation, []
+
+    def reply(self, text, options):
+        self.replies.append(self.conversation.reply(text, options))
+        return self.replies[-1]
+
+    def reset(self):
+        self.conversation.reset()
+
+
 def test_chat_with_memory_reset_forgets(model):
     config, vocab, net = load_exported(model[1])
     if not hasattr(net, "compile_memory_encoder"):
         pytest.skip("the network has no memory encoder yet")
     decoder = Decoder(net, vocab, config)
     fresh = decoder.start_conversation(remember=True).reply("a b c", DecodeOptions())
-    replies, _ = chat(decoder.start_conversation(remember=True),
-                      "g h i\nj k l\n/reset\na b c\n")
-    assert len(replies) == 3 and replies[2] == fresh.text
+    last = []
+    for script in ("g h i\nj k l\na b c\n", "g h i\nj k l\n/reset\na b c\n"):
+        conversation = Recording(decoder.start_conversation(remember=True))
+        replies, _ = chat(conversation, script)
+        assert len(replies) == 3
+        last.append(conversation.replies[-1])
+    remembered, after_reset = last
+    assert remembered.log_prob != pytest.approx(fresh.log_prob, abs=1e-6)  # memory counts
+    assert after_reset.log_prob == pytest.approx(fresh.log_prob, abs=1e-6)
+    assert after_reset.text == fresh.text
 
 
 def test_serve_and_chat_scripts(model):
