@@ -4,6 +4,7 @@
 Run by setup.sh; a corpus already prepared is skipped unless --force.
 """
 import argparse
+import os
 import time
 
 from lasagne_seq2seq.cli import run_main
@@ -20,13 +21,14 @@ def main(argv):
         if name not in CORPORA:
             parser.error("unknown corpus %r: choose from %s" % (name, ", ".join(CORPORA)))
         path = corpus_path(name)
+        shown = os.path.relpath(path)  # data/movie_scripts/NAME.txt from the repository
         if path.exists() and not args.force:
-            print("%s: already prepared (%s)" % (name, path))
+            print("%s: already prepared (%s)" % (name, shown))
             continue
         started = time.time()
         prepared = CORPORA[name](path)
         print("%s: %d conversations, %d utterances -> %s (%.1f s)" % (
-            name, prepared.conversations, prepared.utterances, path, time.time() - started))
+            name, prepared.conversations, prepared.utterances, shown, time.time() - started))
     return 0
 
 

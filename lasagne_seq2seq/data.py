@@ -7,18 +7,35 @@ encodes the pairs with the length caps. :func:`iterate_batches` then yields
 unrolled training step compiles once per bucket) or from groups of similar
 length.
 """
+import hashlib
+import json
+import os
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List
 
 import numpy as np
 
-from .corpora import load_conversations, make_pairs, split_conversations
+from . import text as text_module
+from .corpora import (DATA_DIR, atomic_writer, corpus_files, load_conversations, make_pairs,
+                      resolve_corpus, split_conversations)
 from .errors import Seq2SeqError
 from .text import tokenize
 from .vocab import EOS_ID, PAD_ID, START_ID, Vocabulary
 
-__all__ = ["EncodedPairs", "Dataset", "Batch", "build_dataset", "source_batch",
-           "iterate_batches", "default_buckets"]
+__all__ = ["EncodedPairs", "Dataset", "Batch", "build_dataset", "tokenized_conversations",
+           "source_batch", "iterate_batches", "default_buckets"]
+
+#: Tokenized corpora are cached here (git-ignored).
+CACHE_DIR = DATA_DIR.parent / "cache"
+#: Smaller corpora tokenize in well under a second: not worth a cache file.
+CACHE_MIN_BYTES = 1 << 20
+#: Corpora with fewer conversations are split by pair: a split by
+#: conversation would leave the held-out sets empty or a single conversation.
+MIN_CONVERSATIONS_TO_SPLIT = 100
+# The tokenizer as imported: any change to text.py makes cached tokens stale.
+_TOKENIZER_CODE = hashlib.sha1(Path(text_module.__file__).read_bytes()).hexdigest()
 
 
 @dataclass
@@ -48,8 +65,8 @@ class Dataset:
         """One line: what was read, kept, truncated and covered."""
         s = self.stats
         return ("%s: %d conversations, %s utterances, %s pairs (train %s / valid %s / test %s), "
-                "vocabulary %d (min count %d), token coverage %.1f%%, truncated %.1f%% questions"
-                " / %.1f%% replies (caps %d/%d)" % (
+                "vocabulary %d (min count %d), token coverage %.1f%%, truncated %.1f%% src"
+                " / %.1f%% tgt (caps %d/%d)" % (
                     s["corpus"], s["conversations"], format(s["utterances"], ","),
                     format(s["pairs"], ","), format(len(self.train), ","),
                     format(len(self.valid), ","), format(len(self.test), ","),
@@ -95,10 +112,89 @@ def _encode_side(token_lists, vocab, cap):
     return arrays, truncated
 
 
-def _tokenized_pairs(conversations, tokenizer, pairing):
-    tokenized = [[tokenize(u, tokenizer) for u in conversation]
-                 for conversation in conversations]
-    return [(q, r) for q, r in make_pairs(tokenized, pairing) if q and r]
+def tokenized_conversations(corpus, fmt="auto", encoding="utf-8", tokenizer="default"):
+    """A corpus's conversations as token lists, each utterance tokenized once.
+
+    Corpora of at least :data:`CACHE_MIN_BYTES` are cached in
+    :data:`CACHE_DIR`, keyed on the file's path, size and modification time,
+    the format, encoding and tokenizer, and the tokenizer's source code: a
+    rerun reads the tokens back instead of tokenizing again. A cache file
+    that is stale, truncated or unreadable is ignored and rewritten.
+
+    Parameters
+    ----------
+    corpus : str
+        Corpus name or path (see :func:`~lasagne_seq2seq.corpora.load_conversations`).
+    fmt, encoding : str
+        Format and text encoding of the corpus file.
+    tokenizer : {"default", "classic"}
+
+    Returns
+    -------
+    list of list of list of str
+        Conversations, each a list of tokenized utterances (possibly empty).
+    """
+    path, fmt = resolve_corpus(corpus, fmt)
+    tokenize("", tokenizer)  # an unknown tokenizer fails before any reading
+    cache_path, key = _cache_entry(path, fmt, encoding, tokenizer)
+    conversations = _read_cache(cache_path, key) if cache_path else None
+    if conversations is None:
+        conversations = [[tokenize(u, tokenizer) for u in conversation]
+                         for conversation in load_conversations(path, fmt, encoding)]
+        if cache_path:
+            _write_cache(cache_path, key, conversations)
+    return conversations
+
+
+def _cache_entry(path, fmt, encoding, tokenizer):
+    """The cache file for these settings (None for small corpora) and the key
+    its first line must hold to be current."""
+    files = [os.path.abspath(name) for name in corpus_files(path, fmt)]
+    stats = [os.stat(name) for name in files if os.path.exists(name)]
+    if sum(stat.st_size for stat in stats) < CACHE_MIN_BYTES:
+        return None, None
+    settings = [files, fmt, encoding, tokenizer]
+    name = hashlib.sha1(json.dumps(settings).encode("utf-8")).hexdigest()[:16]
+    key = json.dumps([settings, [[s.st_size, s.st_mtime_ns] for s in stats], _TOKENIZER_CODE])
+    return os.path.join(str(CACHE_DIR), "tokens-%s.json" % name), key
+
+
+def _read_cache(cache_path, key):
+    """Cached conversations, or None when missing, stale or unreadable."""
+    try:
+        with open(cache_path, encoding="utf-8") as handle:
+            if handle.readline().rstrip("\n") != key:
+                return None
+            conversations = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    if isinstance(conversations, list) and all(isinstance(c, list) for c in conversations):
+        return conversations
+    return None
+
+
+def _write_cache(cache_path, key, conversations):
+    """Write the cache; a failure (read-only checkout, full disk) only warns."""
+    try:
+        with atomic_writer(cache_path) as handle:
+            handle.write(key + "\n")
+            json.dump(conversations, handle, ensure_ascii=False, separators=(",", ":"))
+    except OSError as error:
+        warnings.warn("could not cache tokens in %s (%s): every run tokenizes again"
+                      % (cache_path, error))
+
+
+def _split_pairs(conversations, pairing, valid_fraction, test_fraction, seed):
+    """Train, valid and test pairs, split by conversation (or by pair when
+    there are too few conversations), without pairs that have an empty side."""
+    if len(conversations) >= MIN_CONVERSATIONS_TO_SPLIT:
+        splits = [make_pairs(split, pairing) for split in
+                  split_conversations(conversations, valid_fraction, test_fraction, seed)]
+    else:
+        units = [[pair] for pair in make_pairs(conversations, pairing)]
+        splits = [[pair for unit in split for pair in unit] for split in
+                  split_conversations(units, valid_fraction, test_fraction, seed)]
+    return [[(q, r) for q, r in pairs if q and r] for pairs in splits]
 
 
 def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
@@ -107,8 +203,12 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
                   vocab=None, max_pairs=None):
     """Read, split, tokenize and encode a corpus.
 
-    Splits are made by conversation; a corpus that is one long sequence (the
-    ``plain`` format) is split by pair instead, seeded the same way.
+    Splits are made by conversation, so no pair leaks from training into
+    the held-out splits. A corpus with fewer than
+    :data:`MIN_CONVERSATIONS_TO_SPLIT` conversations (a ``plain`` file is one
+    long sequence) is split by pair instead, seeded the same way.
+    Utterances are tokenized once (and cached, see
+    :func:`tokenized_conversations`); pairs with an empty side are dropped.
 
     Parameters
     ----------
@@ -135,20 +235,13 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
     -------
     Dataset
     """
-    conversations = load_conversations(corpus, fmt=fmt, encoding=encoding)
-    if len(conversations) == 1:  # one long sequence: split its pairs instead
-        units = [[pair] for pair in make_pairs(conversations, pairing)]
-        splits = split_conversations(units, valid_fraction, test_fraction, seed)
-        splits = [[list(pair) for unit in split for pair in unit] for split in splits]
-        pair_mode = "alternate"
-    else:
-        splits = split_conversations(conversations, valid_fraction, test_fraction, seed)
-        pair_mode = pairing
-    tokenized = [_tokenized_pairs(split, tokenizer, pair_mode) for split in splits]
+    conversations = tokenized_conversations(corpus, fmt, encoding, tokenizer)
+    tokenized = _split_pairs(conversations, pairing, valid_fraction, test_fraction, seed)
     if max_pairs:
         tokenized[0] = tokenized[0][:max_pairs]
     if not tokenized[0]:
-        raise Seq2SeqError("%s: no training pairs left after tokenizing and splitting" % corpus)
+        raise Seq2SeqError("%s: no training pairs left after tokenizing and splitting: check "
+                           "--format and --pairing, or lower the held-out fractions" % corpus)
     if vocab is None:
         vocab = Vocabulary.build((side for pair in tokenized[0] for side in pair),
                                  max_size=vocab_size, min_count=min_count)
@@ -209,7 +302,7 @@ def source_batch(id_lists, reverse=False, length=None):
     >>> src.tolist(), mask.tolist()
     ([[7, 6, 5], [8, 0, 0]], [[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
     """
-    longest = max(len(ids) for ids in id_lists)
+    longest = max((len(ids) for ids in id_lists), default=0)
     if length is not None and longest > length:
         raise ValueError("a question of %d tokens does not fit width %d" % (longest, length))
     sequences = [list(ids)[::-1] if reverse else ids for ids in id_lists]
@@ -258,6 +351,8 @@ def iterate_batches(pairs, batch_size, rng=None, buckets=None, reverse_source=Fa
     ------
     Batch
     """
+    if buckets and list(buckets) != sorted(buckets):
+        raise ValueError("buckets must be sorted ascending: %s" % (buckets,))
     order = rng.permutation(len(pairs)) if rng is not None else np.arange(len(pairs))
     batches = []
     if buckets:

@@ -33,6 +33,9 @@ _NO_SPACE_BEFORE = {".", ",", "!", "?", ":", ";", "%", ")", "]", "}", "..."}
 _NO_SPACE_AFTER = {"(", "[", "{", "$", "#"}
 # The classic tokenizer splits "don't" into don ' t: such pieces are glued back.
 _CLASSIC_SUFFIXES = {"t", "s", "m", "re", "ll", "ve", "d"}
+# Words Treebank cuts in two ("gonna" -> gon na, "'tis" -> 't is), glued back.
+_SPLIT_WORDS = {("gon", "na"), ("wan", "na"), ("got", "ta"), ("gim", "me"), ("lem", "me"),
+                ("can", "not"), ("d", "'ye"), ("more", "'n"), ("'t", "is"), ("'t", "was")}
 
 
 def tokenize(text, mode="default"):
@@ -83,15 +86,23 @@ def detokenize(tokens):
     "i don't know."
     >>> detokenize(['i', 'don', "'", 't', 'know', '.'])
     "i don't know."
+    >>> print(detokenize(['he', 'said', '"', 'we', "'re", 'gon', 'na', 'win', '"', '.']))
+    he said "we're gonna win".
     """
-    pieces = []
+    pieces, previous, open_quote, glue_next = [], None, False, False
     for token in _join_classic_contractions(tokens):
-        glue = pieces and (token in _CONTRACTION_SUFFIXES or token in _NO_SPACE_BEFORE
-                           or pieces[-1] in _NO_SPACE_AFTER)
+        closing = token == '"' and open_quote
+        glue = pieces and (glue_next or closing or token in _CONTRACTION_SUFFIXES
+                           or token in _NO_SPACE_BEFORE or (previous, token) in _SPLIT_WORDS)
         if glue:
             pieces[-1] += token
         else:
             pieces.append(token)
+        if token == '"':
+            open_quote = not open_quote
+        # An opening quote sticks to the word after it, as "(" and "$" do.
+        glue_next = token in _NO_SPACE_AFTER or (token == '"' and open_quote)
+        previous = token
     return " ".join(pieces)
 
 

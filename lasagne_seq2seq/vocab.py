@@ -5,9 +5,9 @@ Ids 0-3 are always ``<pad>``, ``<unk>``, ``<s>`` (start of a reply) and
 A vocabulary is saved as ``vocab.json`` beside every model.
 """
 import json
-import os
 from collections import Counter
 
+from .checkpoint import atomic_write_json
 from .errors import Seq2SeqError
 
 __all__ = ["PAD", "UNK", "START", "EOS", "PAD_ID", "UNK_ID", "START_ID", "EOS_ID",
@@ -84,6 +84,9 @@ class Vocabulary(object):
     def __eq__(self, other):
         return isinstance(other, Vocabulary) and self.tokens == other.tokens
 
+    def __repr__(self):
+        return "<Vocabulary of %d tokens>" % len(self.tokens)
+
     def encode(self, tokens):
         """Token ids, with UNK for tokens outside the vocabulary."""
         get = self.token_to_id.get
@@ -121,15 +124,27 @@ class Vocabulary(object):
         return known / total if total else 0.0
 
     def save(self, path):
-        """Write ``{"tokens": [...], "counts": {...}}`` atomically."""
-        tmp = "%s.tmp%d" % (path, os.getpid())
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump({"tokens": self.tokens, "counts": self.counts}, handle, ensure_ascii=False)
-        os.replace(tmp, path)
+        """Write ``{"tokens": [...], "counts": {...}}`` atomically (a temporary
+        file in the same folder, then renamed)."""
+        atomic_write_json({"tokens": self.tokens, "counts": self.counts}, path)
 
     @classmethod
     def load(cls, path):
-        """Read a vocabulary written by :meth:`save`."""
+        """Read a vocabulary written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str
+
+        Returns
+        -------
+        Vocabulary
+
+        Raises
+        ------
+        Seq2SeqError
+            If the file is missing, unreadable, not JSON or not a vocabulary.
+        """
         try:
             with open(path, encoding="utf-8") as handle:
                 values = json.load(handle)
@@ -137,6 +152,10 @@ class Vocabulary(object):
         except FileNotFoundError:
             raise Seq2SeqError("vocabulary %s not found: it is written by bin/train.py "
                                "beside every model" % path)
+        except OSError as error:
+            raise Seq2SeqError("vocabulary %s cannot be read (%s): pass the vocab.json file "
+                               "of a run" % (path, error.strerror))
         except (ValueError, KeyError, TypeError) as error:
             raise Seq2SeqError("vocabulary %s is not a valid vocab.json (%s): restore it "
-                               "from the run that made the model" % (path, error))
+                               "from the run that made the model"
+                               % (path, str(error).splitlines()[0]))

@@ -1,8 +1,11 @@
 """Every corpus format on real files, the prepared corpora, and every error."""
+import importlib.util
+import re
 from pathlib import Path
 
 import pytest
 
+from lasagne_seq2seq import corpora
 from lasagne_seq2seq.corpora import (corpus_path, load_conversations, make_pairs,
                                      prepare_chitchat, prepare_shakespeare, split_conversations)
 from lasagne_seq2seq.errors import Seq2SeqError
@@ -126,3 +129,74 @@ def test_latin1_files_read_with_the_encoding_option(tmp_path):
     path = tmp_path / "latin.txt"
     path.write_bytes("caf\xe9?\noui.\n".encode("latin-1"))
     assert load_conversations(str(path), encoding="latin-1") == [["caf\xe9?", "oui."]]
+
+
+def test_shakespeare_speeches_go_on_after_a_stage_direction(tmp_path):
+    prepare_shakespeare(tmp_path / "shakespeare.txt")
+    speeches = [s for c in load_conversations(str(tmp_path / "shakespeare.txt")) for s in c]
+    # Theseus's speech is cut by "_Exit PHILOSTRATE_" in the Markdown.
+    [speech] = [s for s in speeches if s.startswith("Go, Philostrate")]
+    assert "for our pomp. Hippolyta, I woo'd thee with my sword" in speech
+    assert not any("*" in s for s in speeches)  # Edward III's *[asides]*
+
+
+def test_an_unprepared_named_corpus_says_how_to_prepare_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpora, "DATA_DIR", tmp_path / "data" / "movie_scripts")
+    with pytest.raises(Seq2SeqError, match=r"corpus 'chitchat' is not prepared "
+                       r"\(data/movie_scripts/chitchat.txt missing\): run `bash setup.sh`"):
+        load_conversations("chitchat")
+
+
+def test_cornell_errors_name_the_file_and_line(tmp_path):
+    write_cornell(tmp_path)
+    (tmp_path / "movie_conversations.txt").write_text("u0 +++$+++ u1 +++$+++ m0 +++$+++ ['L7']")
+    with pytest.raises(Seq2SeqError, match=r"movie_conversations.txt line 1: line id L7"):
+        load_conversations(str(tmp_path))
+    (tmp_path / "movie_lines.txt").write_text("L1 +++$+++ u0 +++$+++ only three")
+    with pytest.raises(Seq2SeqError, match=r"movie_lines.txt line 1: expected 5 fields"):
+        load_conversations(str(tmp_path))
+    (tmp_path / "movie_conversations.txt").unlink()
+    with pytest.raises(Seq2SeqError, match="movie_conversations.txt not found"):
+        load_conversations(str(tmp_path), fmt="cornell")
+
+
+def test_an_empty_cornell_line_splits_its_conversation(tmp_path):
+    write_cornell(tmp_path)
+    sep = " +++$+++ "
+    with open(tmp_path / "movie_lines.txt", "ab") as handle:
+        handle.write(("\nL4%su0%sm0%sBIANCA%s" % (sep, sep, sep, sep)).encode("latin-1"))
+    (tmp_path / "movie_conversations.txt").write_text("u0%su1%sm0%s['L1', 'L2', 'L4', 'L3', 'L9']"
+                                                      % (sep, sep, sep))
+    assert make_pairs(load_conversations(str(tmp_path))) == [("Hi there.", "Hello."),
+                                                             ("Caf\xe9 tonight?", "Bye.")]
+
+
+def test_unknown_pairing_and_a_byte_order_mark(tmp_path):
+    with pytest.raises(Seq2SeqError, match="unknown --pairing 'random'"):
+        make_pairs([["a", "b"]], mode="random")
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffhi\nhello\n".encode("utf-8"))
+    assert load_conversations(str(path)) == [["hi", "hello"]]
+
+
+def load_prepare_data_script():
+    spec = importlib.util.spec_from_file_location(
+        "prepare_data", Path(__file__).resolve().parents[1] / "bin" / "prepare_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prepare_data_script_is_idempotent(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(corpora, "DATA_DIR", tmp_path)
+    script = load_prepare_data_script()
+    assert script.main(["shakespeare"]) == 0
+    first = capsys.readouterr().out
+    assert re.match(r"shakespeare: \d+ conversations, \d+ utterances -> .*shakespeare.txt "
+                    r"\(\d+\.\d s\)\n$", first)
+    written = (tmp_path / "shakespeare.txt").stat().st_mtime_ns
+    assert script.main(["shakespeare"]) == 0
+    assert capsys.readouterr().out.startswith("shakespeare: already prepared")
+    assert (tmp_path / "shakespeare.txt").stat().st_mtime_ns == written
+    with pytest.raises(SystemExit):
+        script.main(["reddit"])

@@ -41,3 +41,11 @@ def test_detokenize_never_leaves_split_contractions_on_real_lines():
 def test_unknown_mode_is_a_clear_error():
     with pytest.raises(Seq2SeqError, match="unknown tokenizer 'spacy'"):
         tokenize("hi", "spacy")
+
+
+@pytest.mark.parametrize("text", ['he said "we\'re gonna win".', "'tis true, i cannot go.",
+                                  "lemme see, it costs $5 (50% off)."])
+def test_detokenize_rejoins_quotes_and_words_treebank_splits(text):
+    tokens = tokenize(text)
+    assert len(tokens) > len(text.split())  # the tokenizer did split them
+    assert detokenize(tokens) == text

@@ -49,3 +49,15 @@ def test_broken_vocabulary_files_are_clear_errors(tmp_path):
     path.write_text('{"tokens": ["a", "b"]}')
     with pytest.raises(Seq2SeqError, match="not a valid vocab.json"):
         Vocabulary.load(str(path))
+
+
+def test_a_vocabulary_must_start_with_the_specials_once():
+    with pytest.raises(ValueError, match="starts with"):
+        Vocabulary(["a", "b"])
+    with pytest.raises(ValueError, match="each token once"):
+        Vocabulary(list(SPECIALS) + ["a", "a"])
+
+
+def test_a_directory_instead_of_a_vocabulary_is_a_clear_error(tmp_path):
+    with pytest.raises(Seq2SeqError, match="cannot be read"):
+        Vocabulary.load(str(tmp_path))
