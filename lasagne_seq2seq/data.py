@@ -212,11 +212,9 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
 
     Parameters
     ----------
-    corpus : str
-        Corpus name or path (see :func:`~lasagne_seq2seq.corpora.load_conversations`).
-    fmt, encoding : str
-        Format and text encoding of the corpus file.
-    tokenizer : {"default", "classic"}
+    corpus, fmt, encoding, tokenizer : str
+        The corpus (name or path), its format and text encoding, and the
+        tokenizer, as for :func:`tokenized_conversations`.
     pairing : {"consecutive", "alternate"}
     vocab_size, min_count : int
         Vocabulary size (specials included) and minimum frequency.
