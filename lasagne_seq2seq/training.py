@@ -84,7 +84,6 @@ class Trainer(object):
         else:
             self.buckets = None
         self.rng = np.random.RandomState(tc.seed)
-        lasagne.random.set_rng(np.random.RandomState(tc.seed))
 
         params = [p for p in net.params
                   if not (tc.freeze_embeddings and p in self._embedding_params())]
@@ -437,6 +436,10 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
             config.train.embeddings, dataset.vocab, token_lists=corpus_tokens,
             dim=config.model.embedding_size, seed=config.train.seed)
         log(report.summary())
+    # Lasagne draws initial weights and dropout seeds from its global generator
+    # when layers are built: seed it here so a run does not depend on what ran
+    # before it in the same process.
+    lasagne.random.set_rng(np.random.RandomState(config.train.seed))
     net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix)
     run.create(config, dataset.vocab)
     trainer = Trainer(net, dataset, config, run, log=log, sample_questions=SAMPLE_QUESTIONS[-9:-4])

@@ -62,7 +62,7 @@ def test_v1_learns_to_reverse_unseen_phrases(v1_reverse):
 
 def test_v2_warm_started_from_v1_learns_to_reverse(v1_reverse, tmp_path):
     config = toy_config("reversed_phrases", model="v2", init_encoder=v1_reverse,
-                        freeze_encoder_epochs=1)
+                        freeze_encoder_epochs=1, epochs=6)
     run_dir = str(tmp_path / "v2")
     train_run(config, run_dir, progress_bar=False, log=quiet)
     assert held_out_exact_match(run_dir, "reversed_phrases") >= 0.9
