@@ -6,7 +6,7 @@ run directory (what ``bin/evaluate.py`` prints).
 
 - :func:`distinct_n`: distinct n-grams / all n-grams over all replies
   (Li et al. 2016); low values mean dull, repetitive replies.
-- :func:`corpus_bleu`: corpus BLEU-4 against one reference per reply, with
+- :func:`corpus_bleu`: corpus BLEU (up to 4-grams) against one reference per reply, with
   nltk's smoothing so short replies without a 4-gram match do not score 0.
 - :func:`mean_length`, :func:`top_reply_share`: the "I don't know" detector:
   a model that gives the same short reply to everything has a large share.
@@ -26,7 +26,7 @@ DEFAULT_MAX_PAIRS = 1000
 TABLE_ROWS = (
     ("pairs", "pairs evaluated", "%d"),
     ("perplexity", "perplexity per token", "%.2f"),
-    ("bleu", "BLEU-4 (smoothed)", "%.4f"),
+    ("bleu", "BLEU (smoothed, n<=4)", "%.4f"),
     ("distinct_1", "distinct-1", "%.4f"),
     ("distinct_2", "distinct-2", "%.4f"),
     ("mean_length", "mean reply length", "%.2f"),
@@ -93,7 +93,10 @@ def corpus_bleu(references, hypotheses, max_order=4):
 
     Uses nltk's ``corpus_bleu`` with smoothing method 1 (Chen & Cherry
     2014: an epsilon count for n-gram orders without a match), so that short
-    replies, which often have no 4-gram match at all, still get a graded score.
+    replies, which often have no 4-gram match at all, still get a graded
+    score. N-gram orders go up to ``max_order`` or the longest reference's
+    length, whichever is smaller: in a corpus of 3-word replies no reply has a
+    4-gram, and BLEU-4 would cap even exact replies at 0.47.
 
     Parameters
     ----------
@@ -102,7 +105,8 @@ def corpus_bleu(references, hypotheses, max_order=4):
     hypotheses : sequence of sequence of str
         The model's reply to each pair.
     max_order : int
-        Longest n-gram counted (uniform weights up to it).
+        Longest n-gram counted (uniform weights up to it), at most the
+        longest reference's length.
 
     Returns
     -------
@@ -115,14 +119,17 @@ def corpus_bleu(references, hypotheses, max_order=4):
     1.0
     >>> corpus_bleu([["a", "b", "c", "d"]], [["x", "y"]]) < 0.01
     True
+    >>> corpus_bleu([["a", "b", "c"]], [["a", "b", "c"]])  # BLEU-3: no reference has a 4-gram
+    1.0
     """
     from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu as nltk_corpus_bleu
     if len(references) != len(hypotheses):
         raise ValueError("%d references for %d hypotheses" % (len(references), len(hypotheses)))
     if not any(len(h) for h in hypotheses):
         return 0.0
+    order = max(1, min(max_order, max(len(r) for r in references)))
     return float(nltk_corpus_bleu([[list(r)] for r in references], [list(h) for h in hypotheses],
-                                  weights=(1.0 / max_order,) * max_order,
+                                  weights=(1.0 / order,) * order,
                                   smoothing_function=SmoothingFunction().method1))
 
 
@@ -374,7 +381,7 @@ def format_table(results):
     --------
     >>> print(format_table({"pairs": 2, "bleu": 0.5, "top_reply": "yes"}))
     pairs evaluated             2
-    BLEU-4 (smoothed)           0.5000
+    BLEU (smoothed, n<=4)       0.5000
     most frequent reply         yes
     """
     width = max(len(label) for _, label, _ in TABLE_ROWS) + 2

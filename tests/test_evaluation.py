@@ -1,0 +1,171 @@
+"""Evaluation: the metrics on hand-made replies, and bin/evaluate.py on a
+model that learned the original's phrase-reversal task versus an untrained one."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lasagne_seq2seq.config import RunConfig, load_config, save_config
+from lasagne_seq2seq.decoding import DecodeOptions
+from lasagne_seq2seq.errors import Seq2SeqError
+from lasagne_seq2seq.evaluation import (corpus_bleu, distinct_n, evaluate_run, format_table,
+                                        mean_length, most_common_reply, top_reply_share)
+
+REPO = Path(__file__).resolve().parents[1]
+TOY = REPO.parent / "shared" / "reference" / "lasagne_seq2seq" / "data"
+TOY_TEST = str(TOY / "test" / "reversed_phrases.txt")
+needs_toy = pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
+
+
+# ------------------------------------------------------------------ metrics
+def test_distinct_n_counts_distinct_ngrams_over_all_replies():
+    replies = [["i", "do", "not", "know"], ["i", "do", "not", "care"]]
+    assert distinct_n(replies, 1) == 5 / 8   # i, do, not, know, care
+    assert distinct_n(replies, 2) == 4 / 6   # (i do), (do not) repeat
+    assert distinct_n(replies, 5) == 0.0     # no 5-grams at all
+    assert distinct_n([["same"]] * 10, 1) == 0.1
+    with pytest.raises(ValueError):
+        distinct_n(replies, 0)
+
+
+def test_bleu_is_one_for_exact_replies_and_orders_partial_matches():
+    references = [["the", "cat", "sat", "on", "the", "mat"], ["how", "are", "you", "today"]]
+    assert corpus_bleu(references, references) == pytest.approx(1.0)
+    close = [["the", "cat", "sat", "on", "a", "mat"], ["how", "are", "you", "now"]]
+    far = [["a", "dog", "sat", "here"], ["who", "are", "they"]]
+    assert 0.0 < corpus_bleu(references, far) < corpus_bleu(references, close) < 1.0
+    assert corpus_bleu(references, [[], []]) == 0.0
+    with pytest.raises(ValueError):
+        corpus_bleu(references, close[:1])
+
+
+def test_bleu_smoothing_grades_replies_without_a_4gram_match():
+    # No hypothesis matches a 4-gram: unsmoothed BLEU-4 would be 0 for both.
+    references = [["a", "b", "c", "d", "e"], ["f", "g", "h", "i", "j"]]
+    one_word_right = [["a", "x", "y", "z", "w"], ["f", "x", "y", "z", "w"]]
+    two_words_right = [["a", "b", "y", "z", "w"], ["f", "g", "y", "z", "w"]]
+    assert 0.0 < corpus_bleu(references, one_word_right) < corpus_bleu(references, two_words_right)
+
+
+def test_bleu_orders_stop_at_the_longest_reference():
+    references = [["a", "b", "c"], ["d", "e", "f"]]
+    assert corpus_bleu(references, references) == pytest.approx(1.0)
+    assert corpus_bleu(references, references, max_order=2) == pytest.approx(1.0)
+    assert corpus_bleu(references, [["a", "b", "x"], ["d", "e", "f"]]) < 1.0
+
+
+def test_length_and_most_frequent_reply():
+    replies = [["i", "don't", "know"], ["yes"], ["i", "don't", "know"], ["no", "way"]]
+    assert mean_length(replies) == (3 + 1 + 3 + 2) / 4
+    assert most_common_reply(replies) == (("i", "don't", "know"), 0.5)
+    assert top_reply_share([["a"], ["b"], ["c"]]) == pytest.approx(1 / 3)
+    assert mean_length([]) == 0.0 and most_common_reply([]) == ((), 0.0)
+
+
+# ------------------------------------------------------ trained toy models
+def toy_config(epochs, max_steps=0):
+    """Reversal of 3-word phrases (the original's toy task), tiny and fast."""
+    config = RunConfig()
+    d, m, t = config.data, config.model, config.train
+    d.corpus, d.format, d.pairing, d.tokenizer = str(TOY / "train" / "reversed_phrases.txt"), \
+        "plain", "alternate", "classic"
+    d.vocab_size, d.max_src_len, d.max_tgt_len = 6000, 4, 4
+    d.valid_fraction, d.test_fraction = 0.02, 0.02
+    m.embedding_size, m.hidden_size, m.reverse_source = 64, 128, False
+    t.batch_size, t.buckets, t.validate_every, t.sample_every = 32, 1, 200, 0
+    t.epochs, t.max_steps, t.learning_rate = epochs, max_steps, 0.01
+    return config
+
+
+def quiet(line):
+    pass
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A model trained to reverse phrases, and the same network after one step."""
+    if not TOY.is_dir():
+        pytest.skip("../shared reference data absent")
+    from lasagne_seq2seq.training import train_run
+    root = tmp_path_factory.mktemp("runs")
+    trained, untrained = str(root / "trained"), str(root / "untrained")
+    train_run(toy_config(epochs=3), trained, progress_bar=False, log=quiet)
+    train_run(toy_config(epochs=1, max_steps=1), untrained, progress_bar=False, log=quiet)
+    return {"trained": trained, "untrained": untrained}
+
+
+@needs_toy
+def test_bleu_near_one_for_a_model_that_learned_reversal_and_low_untrained(runs):
+    learned = evaluate_run(runs["trained"], pairs=TOY_TEST, fmt="plain")
+    untrained = evaluate_run(runs["untrained"], pairs=TOY_TEST, fmt="plain")
+    assert learned["pairs"] == untrained["pairs"] == 50
+    assert learned["bleu"] > 0.9 and untrained["bleu"] < 0.2
+    assert learned["perplexity"] < 2.0 < untrained["perplexity"]
+    # Reversed 3-word phrases: replies as long and as varied as the references.
+    assert abs(learned["mean_length"] - learned["reference_mean_length"]) < 0.2
+    assert learned["top_reply_share"] <= 0.1 and learned["distinct_1"] > untrained["distinct_1"]
+
+
+@needs_toy
+def test_held_out_split_is_rebuilt_with_the_runs_vocabulary_and_seed(runs):
+    from lasagne_seq2seq.checkpoint import RunDir
+    from lasagne_seq2seq.data import build_dataset
+    config = load_config(RunDir(runs["trained"]).config)
+    d = config.data
+    dataset = build_dataset(d.corpus, fmt=d.format, tokenizer=d.tokenizer, pairing=d.pairing,
+                            vocab_size=d.vocab_size, max_src_len=d.max_src_len,
+                            max_tgt_len=d.max_tgt_len, valid_fraction=d.valid_fraction,
+                            test_fraction=d.test_fraction, seed=config.train.seed)
+    results = evaluate_run(runs["trained"], max_pairs=None)
+    assert results["pairs"] == len(dataset.test) > 0
+    assert results["target_tokens"] == sum(len(reply) + 1 for reply in dataset.test.tgt)  # + EOS
+    assert results["bleu"] > 0.8
+
+
+@needs_toy
+@pytest.mark.parametrize("options", [
+    DecodeOptions(strategy="beam", beam=4, nbest=2, alpha=0.5),
+    DecodeOptions(strategy="sample", temperature=0.5, top_k=5, seed=3),
+])
+def test_every_strategy_decodes_the_learned_reversal(runs, options):
+    results = evaluate_run(runs["trained"], pairs=TOY_TEST, fmt="plain", options=options,
+                           max_pairs=20)
+    assert results["pairs"] == 20 and results["bleu"] > 0.8
+    assert results["options"]["strategy"] == options.strategy
+
+
+@needs_toy
+def test_bin_evaluate_prints_a_table_and_writes_json(runs, tmp_path):
+    out = tmp_path / "beam.json"
+    process = subprocess.run(
+        [sys.executable, str(REPO / "bin" / "evaluate.py"), runs["trained"], "--pairs", TOY_TEST,
+         "--format", "plain", "--strategy", "beam", "--beam", "3", "--max-pairs", "10",
+         "--json", str(out)], capture_output=True, text=True, cwd=str(REPO))
+    assert process.returncode == 0, process.stderr
+    results = json.loads(out.read_text())
+    assert results["pairs"] == 10 and results["options"]["beam"] == 3
+    assert format_table(results) in process.stdout
+    assert "BLEU" in process.stdout and "distinct-2" in process.stdout
+
+
+@needs_toy
+def test_a_run_without_a_test_split_asks_for_pairs(runs, tmp_path):
+    copy = tmp_path / "no-test-split"
+    shutil.copytree(runs["trained"], copy)
+    config = load_config(str(copy / "config.json"))
+    config.data.test_fraction = 0.0
+    save_config(config, str(copy / "config.json"))
+    with pytest.raises(Seq2SeqError, match="--pairs"):
+        evaluate_run(str(copy))
+
+
+def test_bin_evaluate_rejects_bad_decoding_flags_in_one_line(tmp_path):
+    process = subprocess.run(
+        [sys.executable, str(REPO / "bin" / "evaluate.py"), str(tmp_path), "--temperature", "0"],
+        capture_output=True, text=True, cwd=str(REPO))
+    assert process.returncode == 2
+    assert process.stderr.startswith("error: --temperature must be > 0")
+    assert len(process.stderr.strip().splitlines()) == 1
