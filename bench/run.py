@@ -1,0 +1,332 @@
+#!/usr/bin/env python
+"""Benchmark runner: compile time, training throughput, memory, decoding speed.
+
+For each size (presets ``default`` and ``paper``) and each Theano variant it
+starts fresh processes and measures, on the v1 network with full-length
+random batches (batch 64, 15 source and 15+1 target steps):
+
+- compile time of the training step, cold (empty compile cache) and cached;
+- steady-state training throughput in target tokens/s (and ms per step);
+- peak resident memory of the process;
+- greedy and beam-10 latency for one question, and batched greedy
+  throughput (64 questions at once), replies of exactly 15 tokens (EOS is
+  masked out so every system decodes the same number of steps).
+
+When PyTorch is installed it runs ``bench/torch_reference.py`` (the same
+network and math) in its own process and prints the ratio ours/PyTorch
+(above 1: Theano is faster). Every process uses every core (Theano through
+OpenBLAS, PyTorch through its intra-op threads).
+
+    .venv/bin/python bench/run.py                       # default size, all variants
+    .venv/bin/python bench/run.py --sizes default,paper --json bench.json
+    .venv/bin/python bench/run.py --variants compat --no-cold --no-torch
+    .venv/bin/python bench/run.py --profile             # Theano's profile of a step
+
+Variants (each a process with its own flags; see :data:`VARIANTS`):
+``compat`` is the package as it is; ``openmp`` adds OpenMP elementwise ops.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+BATCH, LENGTH = 64, 15
+
+#: Theano variants: extra THEANO_FLAGS, extra environment, and whether the
+#: process applies the OpenMP pragma fix (:func:`fix_openmp_pragma`).
+VARIANTS = {
+    "compat": dict(flags="", env={}, openmp_fix=False),
+    # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning
+    # against OpenBLAS's threads on the same cores.
+    "openmp": dict(flags="openmp=True,openmp_elemwise_minsize=20000",
+                   env={"OMP_WAIT_POLICY": "PASSIVE"}, openmp_fix=True),
+}
+
+
+# --------------------------------------------------------------- helpers
+def peak_memory_mb():
+    """Peak resident memory of this process in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def median_seconds(function, repeats):
+    """Median wall time of ``repeats`` calls of ``function()``."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def sizes_of(size):
+    """(vocabulary, embedding, hidden) of a preset."""
+    from lasagne_seq2seq.config import preset
+    config = preset(size)
+    return config.data.vocab_size, config.model.embedding_size, config.model.hidden_size
+
+
+def random_batch(vocab_size, rng):
+    """One full-length batch: src, src_mask, tgt_in, tgt_out, tgt_mask (START=2, EOS=3)."""
+    src = rng.randint(4, vocab_size, (BATCH, LENGTH)).astype(np.int32)
+    reply = rng.randint(4, vocab_size, (BATCH, LENGTH)).astype(np.int32)
+    tgt_in = np.concatenate([np.full((BATCH, 1), 2, np.int32), reply], axis=1)
+    tgt_out = np.concatenate([reply, np.full((BATCH, 1), 3, np.int32)], axis=1)
+    return (src, np.ones(src.shape, np.float32), tgt_in, tgt_out,
+            np.ones(tgt_in.shape, np.float32))
+
+
+def fix_openmp_pragma():
+    """Make ``openmp=True`` compile: theano-pymc 1.1.2 emits the pragma's
+    ``{int(config.openmp_elemwise_minsize)}`` literally (its string lacks the
+    ``f`` prefix); substitute the value into the generated C code."""
+    import theano
+    from theano.tensor.elemwise import Elemwise
+    literal = "{int(config.openmp_elemwise_minsize)}"
+    original = Elemwise.c_code
+
+    def c_code(self, *args, **kwargs):
+        code = original(self, *args, **kwargs)
+        return code.replace(literal, str(int(theano.config.openmp_elemwise_minsize)))
+    Elemwise.c_code = c_code
+
+
+# ------------------------------------------------------------ Theano side
+def theano_setup(size, variant):
+    """The network, a trainer and a decoder for ``size`` (imports Theano)."""
+    import lasagne_seq2seq.compat  # noqa: F401  (before Theano)
+    if VARIANTS[variant]["openmp_fix"]:
+        fix_openmp_pragma()
+    from lasagne_seq2seq.checkpoint import RunDir
+    from lasagne_seq2seq.config import preset
+    from lasagne_seq2seq.data import Dataset, EncodedPairs
+    from lasagne_seq2seq.models import build_network
+    from lasagne_seq2seq.training import Trainer
+    from lasagne_seq2seq.vocab import SPECIALS, Vocabulary
+    config = preset(size)
+    config.data.max_src_len = config.data.max_tgt_len = LENGTH
+    config.train.buckets, config.train.batch_size = 1, BATCH
+    vocab = Vocabulary(list(SPECIALS) + ["w%d" % i for i in range(config.data.vocab_size - 4)])
+    net = build_network(config.model, len(vocab))
+    dataset = Dataset(vocab, EncodedPairs(), EncodedPairs(), EncodedPairs(), {})
+    trainer = Trainer(net, dataset, config, RunDir(tempfile.mkdtemp()), log=lambda line: None)
+    return config, vocab, net, trainer
+
+
+def theano_compile(size, variant):
+    """Seconds to compile the training step (cold or cached: the caller's cache)."""
+    _, _, _, trainer = theano_setup(size, variant)
+    started = time.time()
+    trainer.train_function((LENGTH, LENGTH + 1))
+    return {"compile_s": time.time() - started}
+
+
+def theano_measure(size, variant, steps):
+    """Compile (cached), then training throughput and decoding speed."""
+    config, vocab, net, trainer = theano_setup(size, variant)
+    from lasagne_seq2seq.decoding import DecodeOptions, Decoder
+    rng = np.random.RandomState(0)
+    started = time.time()
+    step = trainer.train_function((LENGTH, LENGTH + 1))
+    results = {"compile_cached_s": time.time() - started}
+    batches = [random_batch(len(vocab), rng) for _ in range(4)]
+    for batch in batches[:2]:
+        step(*batch)  # warm-up: first calls allocate the kept buffers
+    seconds = median_seconds(lambda: step(*batches[rng.randint(len(batches))]), steps)
+    results.update(train_tokens_per_s=BATCH * (LENGTH + 1) / seconds, train_ms_per_step=1e3 * seconds)
+
+    # Decoding: EOS can never win, so every reply has exactly LENGTH tokens.
+    bias = net.l_logits.b.get_value()
+    bias[vocab.eos_id] = -1e4
+    net.l_logits.b.set_value(bias)
+    decoder = Decoder(net, vocab, config, max_len=LENGTH)
+    questions = [" ".join(vocab.tokens[i] for i in rng.randint(4, len(vocab), LENGTH))
+                 for _ in range(BATCH)]
+    greedy, beam = DecodeOptions(strategy="greedy"), DecodeOptions(strategy="beam", beam=10)
+    decoder.decode(questions[:1], beam)  # warm-up
+    results["greedy_ms"] = 1e3 * median_seconds(lambda: decoder.decode(questions[:1], greedy), 10)
+    results["beam10_ms"] = 1e3 * median_seconds(lambda: decoder.decode(questions[:1], beam), 5)
+    results["batched_replies_per_s"] = BATCH / median_seconds(
+        lambda: decoder.decode(questions, greedy), 5)
+    results["peak_mb"] = peak_memory_mb()
+    return results
+
+
+# ----------------------------------------------------------- PyTorch side
+def torch_measure(size, steps):
+    """The reference network's training throughput and greedy decoding speed."""
+    import torch
+    from torch_reference import TorchSeq2Seq, greedy_decode, training_step
+    torch.manual_seed(0)
+    vocab_size, embedding_size, hidden_size = sizes_of(size)
+    model = TorchSeq2Seq(vocab_size, embedding_size, hidden_size)
+    step = training_step(model)
+    rng = np.random.RandomState(0)
+    batches = [[torch.from_numpy(a.astype(np.int64) if a.dtype == np.int32 else a)
+                for i, a in enumerate(random_batch(vocab_size, rng)) if i != 1] for _ in range(4)]
+    for batch in batches[:2]:
+        step(*batch)
+    seconds = median_seconds(lambda: step(*batches[rng.randint(len(batches))]), steps)
+    results = {"train_tokens_per_s": BATCH * (LENGTH + 1) / seconds,
+               "train_ms_per_step": 1e3 * seconds, "threads": torch.get_num_threads()}
+    model.eval()
+    src = batches[0][0]
+    greedy_decode(model, src[:1], 2, LENGTH)
+    results["greedy_ms"] = 1e3 * median_seconds(lambda: greedy_decode(model, src[:1], 2, LENGTH), 10)
+    results["batched_replies_per_s"] = BATCH / median_seconds(
+        lambda: greedy_decode(model, src, 2, LENGTH), 5)
+    results["peak_mb"] = peak_memory_mb()
+    results["version"] = torch.__version__
+    return results
+
+
+# ------------------------------------------------------------------ runner
+def run_child(kind, size, variant, steps, compiledir, profile=False):
+    """Run one measurement in a fresh process; returns its JSON result.
+
+    Parameters
+    ----------
+    kind : {"theano-cold", "theano", "torch"}
+    size, variant : str
+    steps : int
+        Timed training steps.
+    compiledir : str or None
+        Theano's compile cache for this run (empty before the cold compile);
+        None: the package's usual cache.
+    profile : bool
+        Print Theano's profile of every function the process runs.
+    """
+    env = dict(os.environ)
+    if kind != "torch":
+        flags = ["base_compiledir=%s" % compiledir if compiledir else "", VARIANTS[variant]["flags"],
+                 "profile=True" if profile else ""]
+        env["THEANO_FLAGS"] = ",".join(filter(None, [env.get("THEANO_FLAGS", "")] + flags))
+        env.update(VARIANTS[variant]["env"])
+    command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--sizes", size,
+               "--variants", variant or "none", "--steps", str(steps)]
+    process = subprocess.run(command, env=env, capture_output=True, text=True)
+    if process.returncode != 0:
+        raise RuntimeError("%s %s %s failed:\n%s" % (kind, size, variant, process.stderr[-3000:]))
+    if profile:
+        print(process.stdout + process.stderr)
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def measure_variant(size, variant, steps, cold):
+    """Every Theano figure of one variant: a cold compile (empty cache), then the rest."""
+    if not cold:
+        return run_child("theano", size, variant, steps, None)
+    with tempfile.TemporaryDirectory() as compiledir:
+        result = run_child("theano-cold", size, variant, steps, compiledir)
+        result.update(run_child("theano", size, variant, steps, compiledir))
+    return result
+
+
+def child_main(kind, size, variant, steps):
+    if kind == "theano-cold":
+        result = theano_compile(size, variant)
+    elif kind == "theano":
+        result = theano_measure(size, variant, steps)
+    else:
+        result = torch_measure(size, steps)
+    print(json.dumps(result))
+
+
+ROWS = (
+    ("compile_s", "compile, cold (s)", "%.1f"),
+    ("compile_cached_s", "compile, cached (s)", "%.1f"),
+    ("train_tokens_per_s", "training (target tokens/s)", "%.0f"),
+    ("train_ms_per_step", "training (ms/step)", "%.1f"),
+    ("peak_mb", "peak memory (MiB)", "%.0f"),
+    ("greedy_ms", "greedy, 1 question (ms)", "%.1f"),
+    ("beam10_ms", "beam 10, 1 question (ms)", "%.1f"),
+    ("batched_replies_per_s", "greedy, batch 64 (replies/s)", "%.0f"),
+)
+#: Rows compared with PyTorch, and whether a larger value is better.
+RATIO_ROWS = {"train_tokens_per_s": True, "greedy_ms": False, "batched_replies_per_s": True}
+
+
+def format_size_table(size, columns):
+    """One size's figures, a column per system, and each variant's ratio to PyTorch."""
+    names = list(columns)
+    torch_result = columns.get("pytorch")
+    if torch_result:
+        names += ["%s/pytorch" % name for name in columns if name != "pytorch"]
+    width = max(len(label) for _, label, _ in ROWS) + 2
+    lines = ["%s  (vocabulary %d, embedding %d, hidden %d; batch %d, length %d)"
+             % ((size,) + sizes_of(size) + (BATCH, LENGTH)),
+             "%-*s" % (width, "") + "".join("%16s" % name for name in names)]
+    for key, label, form in ROWS:
+        cells = []
+        for name in names:
+            system, _, ratio = name.partition("/")
+            value = columns[system].get(key)
+            if ratio and (key not in RATIO_ROWS or value is None):
+                cells.append("")
+            elif ratio:
+                other = torch_result[key]
+                cells.append("%.2fx" % (value / other if RATIO_ROWS[key] else other / value))
+            else:
+                cells.append(form % value if value is not None else "-")
+        lines.append("%-*s" % (width, label) + "".join("%16s" % cell for cell in cells))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="default", help="presets: default, paper (comma list)")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="Theano variants (%s)" % ", ".join(VARIANTS))
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold compile")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    parser.add_argument("--profile", action="store_true",
+                        help="print Theano's profile of the first variant's functions")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sizes, variants = args.sizes.split(","), args.variants.split(",")
+    if args.child:
+        return child_main(args.child, sizes[0], variants[0], args.steps)
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error("unknown variants %s: choose from %s" % (unknown, ", ".join(VARIANTS)))
+    if args.profile:
+        run_child("theano", sizes[0], variants[0], args.steps, None, profile=True)
+        return 0
+    try:
+        import torch  # noqa: F401
+        has_torch = not args.no_torch
+    except ImportError:
+        has_torch = False
+        print("PyTorch is not installed: no reference column (pip install torch)")
+    print("machine: %s, %d cores visible, load average %.1f at start"
+          % (os.uname().machine, os.cpu_count(), os.getloadavg()[0]))
+    everything = {}
+    for size in sizes:
+        columns = {}
+        for variant in variants:
+            try:
+                columns[variant] = measure_variant(size, variant, args.steps, not args.no_cold)
+            except RuntimeError as error:  # one broken variant must not hide the others
+                print(error)
+        if has_torch:
+            columns["pytorch"] = run_child("torch", size, None, args.steps, None)
+        everything[size] = columns
+        print(format_size_table(size, columns))
+        print()
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(everything, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
