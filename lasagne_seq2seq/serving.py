@@ -286,11 +286,13 @@ class ReplyHandler(BaseHTTPRequestHandler):
         self._send(200, reply_json(replies))
 
     def _read_body(self):
+        limit = self.server.limits.max_body_bytes
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunks(limit)
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
-            raise Seq2SeqError("a Content-Length header is required")
-        limit = self.server.limits.max_body_bytes
+            raise Seq2SeqError("a Content-Length header (or a chunked body) is required")
         if not 0 <= length <= limit:
             # Drain what the client sends so it reads our answer, not a reset.
             self.rfile.read(min(max(length, 0), 1 << 20))
@@ -298,6 +300,26 @@ class ReplyHandler(BaseHTTPRequestHandler):
             raise Seq2SeqError("the body is %d bytes; this server takes at most %d"
                                % (length, limit))
         return self.rfile.read(length)
+
+    def _read_chunks(self, limit):
+        """A ``Transfer-Encoding: chunked`` body of at most ``limit`` bytes."""
+        body = b""
+        while True:
+            try:
+                size = int(self.rfile.readline(80).split(b";")[0], 16)
+            except ValueError:
+                self.close_connection = True
+                raise Seq2SeqError("the chunked body is malformed")
+            if len(body) + size > limit:
+                self.close_connection = True
+                raise Seq2SeqError("the body is over %d bytes; this server takes at most %d"
+                                   % (limit, limit))
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # optional trailer lines
+                    pass
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline(8)  # the CRLF closing the chunk
 
     def _not_found(self, path):
         self._send(404, {"error": "no such path %s: use POST /reply or GET /health" % path})

@@ -5,7 +5,9 @@ keeps or forgets the conversation."""
 import io
 import json
 import random
+import runpy
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -153,17 +155,32 @@ def test_bad_requests_get_a_one_line_400_and_the_server_keeps_serving(server, bo
     assert status == 200 and answer["reply"] == "f e d"
 
 
-def test_oversized_body_and_missing_length(server):
+def raw_request(url, data):
+    """Send raw bytes to the server; the status line and body of its answer."""
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as connection:
+        connection.sendall(data)
+        answer = b""
+        while True:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), json.loads(body)
+
+
+def test_oversized_body_missing_length_and_chunked_bodies(server):
     status, answer = request(server[0] + "/reply", b'{"text": "' + b"a" * 10 ** 6 + b'"}')
     assert status == 400 and "bytes; this server takes at most" in answer["error"]
-    req = urllib.request.Request(server[0] + "/reply", data=iter([b'{"text": "a"}']),
-                                 method="POST")  # an iterable body is sent chunked
-    try:
-        urllib.request.urlopen(req, timeout=60)
-        status = 200
-    except urllib.error.HTTPError as error:
-        status, answer = error.code, json.loads(error.read())
-    assert status == 400 and "Content-Length" in answer["error"]
+    status, answer = raw_request(server[0], b"POST /reply HTTP/1.0\r\n\r\n")
+    assert " 400 " in status and "Content-Length header" in answer["error"]
+    chunked = b'POST /reply HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
+    body = b'6\r\n{"text\r\n9\r\n": "a b c\r\n2\r\n"}\r\n0\r\n\r\n'  # {"text": "a b c"}
+    status, answer = raw_request(server[0], chunked + body)
+    assert " 200 " in status and answer["reply"] == "c b a"
+    status, answer = raw_request(server[0], chunked + b"zz\r\n")
+    assert " 400 " in status and "malformed" in answer["error"]
 
 
 @pytest.mark.parametrize("method, path, status", [
@@ -333,9 +350,8 @@ def test_chat_with_memory_reset_forgets(model):
     assert after_reset.text == fresh.text
 
 
-def test_serve_and_chat_scripts(model):
-    run_dir, exported = model
-    serve = subprocess.Popen([sys.executable, str(ROOT / "bin" / "serve.py"), exported,
+def test_serve_script(model):
+    serve = subprocess.Popen([sys.executable, str(ROOT / "bin" / "serve.py"), model[1],
                               "--port", "0", "--quiet"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -348,8 +364,9 @@ def test_serve_and_chat_scripts(model):
     finally:
         serve.kill()
         serve.wait()
-    result = subprocess.run([sys.executable, str(ROOT / "bin" / "chat.py"), run_dir],
-                            input="a b c\n/quit\n", capture_output=True, text=True,
-                            timeout=120, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    assert "bot> c b a" in result.stdout
+
+
+def test_chat_script_on_a_run_directory(model, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a b c\n/quit\n"))
+    assert runpy.run_path(str(ROOT / "bin" / "chat.py"))["main"]([model[0]]) == 0
+    assert "bot> c b a" in capsys.readouterr().out
