@@ -18,6 +18,7 @@ import hashlib
 import importlib.metadata
 import os
 import pickle
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -493,11 +494,13 @@ def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", s
         dim = dim or 128
         path = _word2vec_cache_path(token_lists, dim, seed, cache_dir or EMBEDDINGS_DIR)
         if path.exists():
-            vectors = load_vectors(path, "keyedvectors")
+            vectors, how = load_vectors(path, "keyedvectors"), "cached"
         else:
+            started = time.time()
             vectors = train_word2vec(token_lists, dim=dim, workers=1, seed=seed, progress=True)
+            how = "trained in %.0f s" % (time.time() - started)
             save_vectors(vectors, path)
-        source = "word2vec (%s)" % path.name
+        source = "word2vec (%s, %s)" % (path.name, how)
     else:
         vectors, source = load_vectors(spec), os.path.basename(str(spec))
     return embedding_matrix(vocab, vectors, dim=dim, init=init, seed=seed, source=source)

@@ -216,8 +216,12 @@ def test_resolve_embeddings_trains_word2vec_once_and_reuses_it(tmp_path):
     # Every corpus word and the start and end tokens have trained vectors.
     assert report.covered_types == len(vocab) - 2     # <pad>, <unk>
     stamp = cached[0].stat().st_mtime_ns
-    second, _ = resolve_embeddings("word2vec", vocab, token_lists, dim=16, cache_dir=tmp_path)
+    second, again = resolve_embeddings("word2vec", vocab, token_lists, dim=16,
+                                       cache_dir=tmp_path)
     np.testing.assert_array_equal(first, second)
+    # The log says whether (and how long) word2vec trained or came from the cache.
+    assert "trained in" in report.source and cached[0].name in report.source
+    assert "cached" in again.source and "trained" not in again.source
     assert cached[0].stat().st_mtime_ns == stamp
     resolve_embeddings("word2vec", vocab, token_lists, dim=8, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.kv"))) == 2
