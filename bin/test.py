@@ -11,9 +11,12 @@ Examples:
   python bin/test.py --strategy beam --lm runs/default-lm --antilm-lambda 0.5
   python bin/test.py --strategy beam --backward runs/default-backward --mmi-bidi-lambda 0.5
   python bin/test.py --interactive --remember     (type /reset to forget, /quit to leave)
+  python bin/test.py runs/attention --attention-plot pics/attention_heatmap.png
+  python bin/test.py runs/attention --questions q.txt --attention-plot 'maps/q{}.png'
 """
 import argparse
 import dataclasses
+import os
 import sys
 
 from lasagne_seq2seq.cli import run_main, select_device
@@ -35,6 +38,10 @@ def parse_args(argv):
                         help="which checkpoint of the run to load")
     parser.add_argument("--max-len", type=int, help="longest reply in tokens")
     parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    parser.add_argument("--attention-plot", metavar="PATH.png",
+                        help="attention model: draw the heat map of the first question's reply; "
+                             "a {} in PATH draws one per question, {} replaced by its number "
+                             "(1, 2, ...)")
 
     search = parser.add_argument_group("search")
     search.add_argument("--strategy", choices=("greedy", "beam", "sample"),
@@ -110,12 +117,29 @@ def print_replies(decoder, questions, options, out=sys.stdout):
     out.flush()
 
 
+def plot_attention_maps(decoder, questions, options, path, out=sys.stdout):
+    """Write the attention heat map of each question's reply (the first
+    question only unless ``path`` holds ``{}``, replaced by its number)."""
+    from lasagne_seq2seq.plots import plot_attention
+    numbered = "{}" in path
+    for number, question in enumerate(questions if numbered else questions[:1], 1):
+        target = path.replace("{}", str(number))
+        plot_attention(decoder.attention_map(question, options), target)
+        out.write("attention heat map of %r -> %s\n" % (question, target))
+
+
 def main(argv):
     args = parse_args(argv)
     options = decode_options(args)  # before the slow loading: bad flags fail at once
+    from lasagne_seq2seq.errors import Seq2SeqError
     if args.remember and not args.interactive:
-        from lasagne_seq2seq.errors import Seq2SeqError
         raise Seq2SeqError("--remember carries state between typed questions: add --interactive")
+    if args.attention_plot and args.interactive:
+        raise Seq2SeqError("--attention-plot draws the replies to --questions (or the sample "
+                           "questions): drop --interactive")
+    if args.attention_plot and not os.path.isdir(os.path.dirname(args.attention_plot) or "."):
+        raise Seq2SeqError("--attention-plot %s: directory %s does not exist (create it first)"
+                           % (args.attention_plot, os.path.dirname(args.attention_plot)))
     select_device(args.device)
     from lasagne_seq2seq.decoding import SAMPLE_QUESTIONS, load_decoder
     decoder = load_decoder(args.run_dir, args.checkpoint, max_len=args.max_len,
@@ -125,6 +149,8 @@ def main(argv):
         run_chat(decoder.start_conversation(remember=args.remember), options, sys.stdin, sys.stdout)
         return 0
     questions = read_questions(args.questions) if args.questions else list(SAMPLE_QUESTIONS)
+    if args.attention_plot:  # first: a model without attention fails before any output
+        plot_attention_maps(decoder, questions, options, args.attention_plot)
     print_replies(decoder, questions, options)
     return 0
 

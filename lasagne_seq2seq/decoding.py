@@ -32,7 +32,7 @@ from .data import source_batch
 from .errors import Seq2SeqError
 from .text import detokenize, tokenize
 
-__all__ = ["Decoder", "DecodeOptions", "Reply", "Conversation", "SAMPLE_QUESTIONS",
+__all__ = ["AttentionMap", "Decoder", "DecodeOptions", "Reply", "Conversation", "SAMPLE_QUESTIONS",
            "STRATEGIES", "load_decoder"]
 
 #: The questions of the original README's two result tables (v1, then v2).
@@ -224,6 +224,27 @@ class Reply:
 
 
 @dataclass
+class AttentionMap:
+    """The attention weights behind one reply (:meth:`Decoder.attention_map`).
+
+    Attributes
+    ----------
+    source : list of str
+        The question's tokens as the encoder read them, in reading order.
+    target : list of str
+        The reply's tokens, then ``</s>`` (the step that ended the reply).
+    weights : float array ``(len(target), len(source))``
+        Row ``t``: the attention over the source when ``target[t]`` was
+        predicted; each row sums to 1.
+    reply : Reply
+    """
+    source: List[str]
+    target: List[str]
+    weights: np.ndarray
+    reply: Reply
+
+
+@dataclass
 class _Candidate:
     """A finished hypothesis: token ids (no EOS) and its scores."""
     ids: List[int]
@@ -255,20 +276,42 @@ class _CompiledNet(object):
         -------
         numpy array, one float per pair
         """
+        expected, mask, steps = self.teacher_forced(sources, targets)
+        rows = np.arange(len(targets))
+        return sum(log_probs[rows, expected[:, t]] * mask[:, t]
+                   for t, (log_probs, *_) in enumerate(steps))
+
+    def teacher_forced(self, sources, targets):
+        """Run the decoder step along given targets (EOS appended).
+
+        Parameters
+        ----------
+        sources, targets : list of list of int
+
+        Returns
+        -------
+        expected : int32 ``(n, width)``
+            Each target then EOS, EOS-padded to the longest.
+        mask : float ``(n, width)``
+            1 up to and including each target's EOS.
+        steps : list
+            The step function's outputs at each of the ``width`` steps
+            (``[log_probs, new_state, ...]``; attention networks add weights).
+        """
         state, *extras = self.encode_fn(*self.source(sources))
         width = max(len(t) for t in targets) + 1
-        outputs = np.full((len(targets), width), self.vocab.eos_id, dtype=np.int32)
+        expected = np.full((len(targets), width), self.vocab.eos_id, dtype=np.int32)
         mask = np.zeros((len(targets), width))
         for row, ids in enumerate(targets):
-            outputs[row, :len(ids)] = ids
+            expected[row, :len(ids)] = ids
             mask[row, :len(ids) + 1] = 1.0
         previous = np.full(len(targets), self.vocab.start_id, dtype=np.int32)
-        total = np.zeros(len(targets))
+        steps = []
         for t in range(width):
-            log_probs, state = self.step_fn(previous, state, *extras)[:2]
-            total += log_probs[np.arange(len(targets)), outputs[:, t]] * mask[:, t]
-            previous = outputs[:, t]
-        return total
+            steps.append(self.step_fn(previous, state, *extras))
+            state = steps[-1][1]
+            previous = expected[:, t]
+        return expected, mask, steps
 
 
 def _repeated_ngram_tokens(ids, n):
@@ -673,6 +716,40 @@ class Decoder(object):
     def reply(self, questions, options=None):
         """The best reply to each question (greedy decoding when ``options`` is None)."""
         return [found[0] for found in self.decode(list(questions), options)]
+
+    def attention_map(self, question, options=None):
+        """Where an attention network looks while it replies to ``question``.
+
+        The reply is decoded with ``options`` (greedy when omitted); it is
+        then fed back through the decoder step to read the attention weights
+        of every step over the source tokens.
+
+        Parameters
+        ----------
+        question : str
+        options : DecodeOptions, optional
+
+        Returns
+        -------
+        AttentionMap
+
+        Raises
+        ------
+        Seq2SeqError
+            If the network has no attention (not ``--model attention``).
+        """
+        if self.config.model.model != "attention":
+            raise Seq2SeqError("a %s model has no attention weights to plot: train one with "
+                               "bin/train.py --model attention" % self.config.model.model)
+        reply = self.decode([question], options)[0][0]
+        ids = self.question_ids([question])[0][0] or [self.vocab.unk_id]
+        steps = self.main.teacher_forced([ids], [self.vocab.encode(reply.tokens)])[2]
+        weights = np.concatenate([outputs[2] for outputs in steps])
+        if self.config.model.reverse_source:  # columns back to reading order
+            weights = weights[:, ::-1]
+        return AttentionMap(self.vocab.decode(ids, strip_special=False),
+                            list(reply.tokens) + [self.vocab.tokens[self.vocab.eos_id]],
+                            weights, reply)
 
     # -------------------------------------------------------- multi-turn
     def start_conversation(self, remember=False):

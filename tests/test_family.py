@@ -1,6 +1,9 @@
 """The model family: every network decodes exactly as it trains, carries a
 memory across exchanges, saves and reloads by parameter name, and learns
 reversal; attention beats v1 on long sequences."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -8,12 +11,22 @@ from lasagne_seq2seq.checkpoint import load_model
 from lasagne_seq2seq.config import ModelConfig, RunConfig
 from lasagne_seq2seq.data import EncodedPairs, iterate_batches
 from lasagne_seq2seq.decoding import Decoder
+from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.models import build_network
 from lasagne_seq2seq.training import train_run
 import theano
 import theano.tensor as T
 
 VOCAB = 23
+BIN = Path(__file__).resolve().parents[1] / "bin"
+
+
+def load_script(name):
+    """A script of bin/ as a module (its main runs in this process)."""
+    spec = importlib.util.spec_from_file_location(name[:-3], BIN / name)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
 
 
 def small_batch():
@@ -109,19 +122,54 @@ def train_and_score(tmp_path, name, train_pairs, test_pairs, model, length, cell
 
 @pytest.fixture(scope="module")
 def long_reversal(tmp_path_factory):
-    """Attention and v1 trained for the same steps on 8-12 word reversals."""
+    """Attention and v1 trained for the same steps on 8-12 word reversals:
+    each one's held-out exact match and run directory, and the test pairs."""
     tmp_path = tmp_path_factory.mktemp("long")
     rng = np.random.RandomState(0)
     train_pairs, test_pairs = reversal_pairs(rng, 3000, 8, 12), reversal_pairs(rng, 100, 8, 12)
-    return {model: train_and_score(tmp_path, model, train_pairs, test_pairs, model, 12,
-                                   max_steps=450, epochs=100)
-            for model in ("v1", "attention")}
+    scores = {model: train_and_score(tmp_path, model, train_pairs, test_pairs, model, 12,
+                                     max_steps=450, epochs=100)
+              for model in ("v1", "attention")}
+    return {"exact_match": scores, "test_pairs": test_pairs,
+            "run_dir": {model: str(tmp_path / model) for model in scores}}
 
 
 def test_attention_beats_v1_on_long_reversal(long_reversal):
-    print("exact match on 8-12 word reversal: %s" % long_reversal)
-    assert long_reversal["attention"] >= 0.5
-    assert long_reversal["attention"] > long_reversal["v1"] + 0.2
+    scores = long_reversal["exact_match"]
+    print("exact match on 8-12 word reversal: %s" % scores)
+    assert scores["attention"] >= 0.5
+    assert scores["attention"] > scores["v1"] + 0.2
+
+
+def test_attention_map_of_a_reversal_is_the_anti_diagonal(long_reversal, tmp_path):
+    config, vocab, net = load_model(long_reversal["run_dir"]["attention"], which="last")
+    decoder = Decoder(net, vocab, config)
+    question = long_reversal["test_pairs"][0][0]
+    chart = decoder.attention_map(question)
+    n = len(question.split())
+    assert chart.source == question.split()
+    assert chart.target == chart.reply.tokens + ["</s>"]
+    assert chart.weights.shape == (len(chart.target), n)
+    assert (chart.weights >= 0).all()
+    np.testing.assert_allclose(chart.weights.sum(axis=1), 1.0, rtol=1e-5)
+    # Reply word t is question word n - 1 - t, and that is where it looks.
+    peaks = chart.weights[:n].argmax(axis=1)
+    assert np.mean(peaks == np.arange(n)[::-1][:len(peaks)]) >= 0.8, chart.weights.round(2)
+    # In a batch, padding positions get no weight.
+    short, long = [vocab.encode(q.split()) for q in ("w1 w2 w3", question)]
+    steps = decoder.main.teacher_forced([short, long], [short[::-1], long[::-1]])[2]
+    assert all(not outputs[2][0, 3:].any() for outputs in steps)
+
+    script = load_script("test.py")
+    questions = tmp_path / "questions.txt"
+    questions.write_text("%s\nw1 w2 w3\n" % question)
+    pattern = str(tmp_path / "map{}.png")
+    assert script.main([long_reversal["run_dir"]["attention"], "--questions", str(questions),
+                        "--attention-plot", pattern]) == 0
+    for number in (1, 2):
+        assert (tmp_path / ("map%d.png" % number)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(Seq2SeqError, match="--model attention"):
+        script.main([long_reversal["run_dir"]["v1"], "--attention-plot", pattern])
 
 
 @pytest.mark.parametrize("model, cell", [
