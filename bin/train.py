@@ -7,7 +7,7 @@ minutes of training, saved in runs/default (then run bin/test.py).
 import argparse
 
 from lasagne_seq2seq.cli import run_main, select_device
-from lasagne_seq2seq.config import MODELS, OPTIMIZERS, PRESETS, preset
+from lasagne_seq2seq.config import CELL_NAMES, MODELS, OPTIMIZERS, PRESETS, preset
 
 # (flag, section, field, type, help); type bool means a store_true switch.
 FLAGS = [
@@ -24,13 +24,26 @@ FLAGS = [
     ("--reverse", "data", "reverse_pairs", bool,
      "swap questions and replies: a backward model p(S|T) for MMI-bidi reranking"),
     ("--model", "model", "model", str, "architecture: %s" % ", ".join(MODELS)),
-    ("--cell", "model", "cell", str, "recurrent cell: lstm or gru"),
+    ("--cell", "model", "cell", str, "recurrent cell: %s" % ", ".join(CELL_NAMES)),
     ("--embedding-size", "model", "embedding_size", int, "word embedding size"),
     ("--hidden-size", "model", "hidden_size", int, "recurrent units per layer"),
     ("--encoder-depth", "model", "encoder_depth", int, "encoder layers"),
     ("--decoder-depth", "model", "decoder_depth", int, "decoder layers"),
     ("--dropout", "model", "dropout", float, "dropout between layers"),
     ("--grad-clipping", "model", "grad_clipping", float, "per-step recurrent gradient clip (0: off)"),
+    ("--attention-score", "model", "attention_score", str,
+     "attention score: additive (Bahdanau) or general (Luong)"),
+    ("--attention-size", "model", "attention_size", int, "additive attention units (0: the hidden size)"),
+    ("--word-dropout", "model", "word_dropout", float,
+     "replace decoder input words by <unk> with this probability"),
+    ("--norm-stabilizer", "model", "norm_stabilizer", float,
+     "norm-stabiliser factor beta (Krueger & Memisevic 2015; 0: off)"),
+    ("--norm-stabilize", "model", "norm_stabilize", str,
+     "what the norm-stabiliser acts on: hidden, logits or both"),
+    ("--remember-state", "model", "remember_state", bool,
+     "multi-turn training: conversation-ordered batches, the encoder starting from its state "
+     "after the previous exchange of the same conversation (decode with --interactive "
+     "--remember)"),
     ("--optimizer", "train", "optimizer", str, "optimiser: %s" % ", ".join(OPTIMIZERS)),
     ("--lr", "train", "learning_rate", float, "learning rate (adam 0.001, adadelta 1.0)"),
     ("--batch-size", "train", "batch_size", int, "pairs per batch"),
@@ -77,6 +90,12 @@ def parse_args(argv):
             parser.add_argument(flag, dest=field, type=kind, help=text)
     parser.add_argument("--depth", type=parse_depth, metavar="N|E,D",
                         help="layers: N for both stacks, or E,D for encoder and decoder")
+    parser.add_argument("--no-bidirectional", action="store_true",
+                        help="attention model: a one-directional encoder")
+    parser.add_argument("--broadcast-state", action=argparse.BooleanOptionalAction, default=None,
+                        help="start the decoder from the thought vector (default: by --model)")
+    parser.add_argument("--peek", action=argparse.BooleanOptionalAction, default=None,
+                        help="feed the thought vector to every decoder step (default: by --model)")
     parser.add_argument("--no-reverse-source", action="store_true",
                         help="feed questions in reading order (default: reversed)")
     parser.add_argument("--separate-embeddings", action="store_true",
@@ -115,6 +134,10 @@ def build_config(args):
         config.model.reverse_source = not args.no_reverse_source
         config.model.share_embeddings = not args.separate_embeddings
         config.model.tie_embeddings = not args.no_tie_embeddings
+        config.model.bidirectional = not args.no_bidirectional
+        for field in ("broadcast_state", "peek"):
+            if getattr(args, field) is not None:
+                setattr(config.model, field, getattr(args, field))
         config.train.unroll = not args.no_unroll
     return config.validate()
 

@@ -25,7 +25,7 @@ from .text import tokenize
 from .vocab import EOS_ID, PAD_ID, START_ID, Vocabulary
 
 __all__ = ["EncodedPairs", "Dataset", "Batch", "build_dataset", "tokenized_conversations",
-           "source_batch", "iterate_batches", "default_buckets"]
+           "source_batch", "make_batch", "iterate_batches", "default_buckets"]
 
 #: Tokenized corpora are cached here (git-ignored).
 CACHE_DIR = DATA_DIR.parent / "cache"
@@ -40,9 +40,15 @@ _TOKENIZER_CODE = hashlib.sha1(Path(text_module.__file__).read_bytes()).hexdiges
 
 @dataclass
 class EncodedPairs:
-    """Question and reply token ids (truncated; no START or EOS)."""
+    """Question and reply token ids (truncated; no START or EOS).
+
+    ``conversation`` holds, when known, the index of the conversation each
+    pair comes from, pairs of a conversation consecutive and in order
+    (multi-turn training, :mod:`lasagne_seq2seq.multiturn`, reads it).
+    """
     src: List[np.ndarray] = field(default_factory=list)
     tgt: List[np.ndarray] = field(default_factory=list)
+    conversation: List[int] = field(default_factory=list)
 
     def __len__(self):
         return len(self.src)
@@ -185,16 +191,15 @@ def _write_cache(cache_path, key, conversations):
 
 
 def _split_pairs(conversations, pairing, valid_fraction, test_fraction, seed):
-    """Train, valid and test pairs, split by conversation (or by pair when
-    there are too few conversations), without pairs that have an empty side."""
-    if len(conversations) >= MIN_CONVERSATIONS_TO_SPLIT:
-        splits = [make_pairs(split, pairing) for split in
-                  split_conversations(conversations, valid_fraction, test_fraction, seed)]
-    else:
-        units = [[pair] for pair in make_pairs(conversations, pairing)]
-        splits = [[pair for unit in split for pair in unit] for split in
-                  split_conversations(units, valid_fraction, test_fraction, seed)]
-    return [[(q, r) for q, r in pairs if q and r] for pairs in splits]
+    """Train, valid and test ``(question, reply, conversation index)`` triples,
+    split by conversation (or by pair when there are too few conversations),
+    without pairs that have an empty side."""
+    units = [[(q, r, index) for q, r in make_pairs([conversation], pairing)]
+             for index, conversation in enumerate(conversations)]
+    if len(conversations) < MIN_CONVERSATIONS_TO_SPLIT:
+        units = [[pair] for unit in units for pair in unit]
+    splits = split_conversations(units, valid_fraction, test_fraction, seed)
+    return [[(q, r, c) for unit in split for q, r, c in unit if q and r] for split in splits]
 
 
 def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
@@ -241,13 +246,13 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
         raise Seq2SeqError("%s: no training pairs left after tokenizing and splitting: check "
                            "--format and --pairing, or lower the held-out fractions" % corpus)
     if vocab is None:
-        vocab = Vocabulary.build((side for pair in tokenized[0] for side in pair),
+        vocab = Vocabulary.build((side for pair in tokenized[0] for side in pair[:2]),
                                  max_size=vocab_size, min_count=min_count)
     encoded, truncated_src, truncated_tgt = [], 0, 0
     for pairs in tokenized:
-        src, cut_src = _encode_side([q for q, _ in pairs], vocab, max_src_len)
-        tgt, cut_tgt = _encode_side([r for _, r in pairs], vocab, max_tgt_len)
-        encoded.append(EncodedPairs(src, tgt))
+        src, cut_src = _encode_side([q for q, _, _ in pairs], vocab, max_src_len)
+        tgt, cut_tgt = _encode_side([r for _, r, _ in pairs], vocab, max_tgt_len)
+        encoded.append(EncodedPairs(src, tgt, [c for _, _, c in pairs]))
         truncated_src += cut_src
         truncated_tgt += cut_tgt
     total = sum(len(pairs) for pairs in tokenized)
@@ -255,7 +260,7 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
         "corpus": str(corpus), "conversations": len(conversations),
         "utterances": sum(len(c) for c in conversations), "pairs": total,
         "min_count": min_count, "max_src_len": max_src_len, "max_tgt_len": max_tgt_len,
-        "coverage": vocab.coverage(side for pair in tokenized[0] for side in pair),
+        "coverage": vocab.coverage(side for pair in tokenized[0] for side in pair[:2]),
         "truncated_src": truncated_src / max(total, 1),
         "truncated_tgt": truncated_tgt / max(total, 1),
     }
@@ -307,7 +312,22 @@ def source_batch(id_lists, reverse=False, length=None):
     return _pad(sequences, length or longest)
 
 
-def _make_batch(pairs, indices, reverse_source, src_len=None, tgt_len=None):
+def make_batch(pairs, indices, reverse_source, src_len=None, tgt_len=None):
+    """The :class:`Batch` of ``pairs`` at ``indices``.
+
+    Parameters
+    ----------
+    pairs : EncodedPairs
+    indices : list of int
+    reverse_source : bool
+        Reverse the questions (see :func:`source_batch`).
+    src_len, tgt_len : int, optional
+        Pad to exactly these widths (a bucket's shape); to the longest otherwise.
+
+    Returns
+    -------
+    Batch
+    """
     src, src_mask = source_batch([pairs.src[i] for i in indices], reverse_source, src_len)
     replies = [pairs.tgt[i] for i in indices]
     width = (tgt_len if tgt_len is not None else max(len(r) for r in replies)) + 1
@@ -378,4 +398,4 @@ def iterate_batches(pairs, batch_size, rng=None, buckets=None, reverse_source=Fa
     if rng is not None:
         batches = [batches[k] for k in rng.permutation(len(batches))]
     for indices, src_len, tgt_len in batches:
-        yield _make_batch(pairs, indices, reverse_source, src_len, tgt_len)
+        yield make_batch(pairs, indices, reverse_source, src_len, tgt_len)

@@ -135,23 +135,50 @@ class Trainer(object):
             return self._train_functions[shape]
         started = time.time()
         batch = self._symbolic_batch()
+        memory = self._memory_input()
         n_src, n_tgt = shape if shape is not None else (None, None)
-        loss_sum = self.net.loss(*batch, deterministic=False, n_src_steps=n_src, n_tgt_steps=n_tgt)
+        # penalty: the norm-stabiliser term (zero unless --norm-stabilizer).
+        loss_sum, penalty, new_memory = self.net.loss_terms(
+            *batch, deterministic=False, n_src_steps=n_src, n_tgt_steps=n_tgt, memory=memory)
         num_tokens = batch[4].sum()
-        updates, norm = self._updates(loss_sum / num_tokens)
+        updates, norm = self._updates(loss_sum / num_tokens + penalty)
         if self._updates_template is None:
             self._updates_template = updates
         else:  # point the new graph at the accumulators the first one made
             replace = dict(zip(updates.keys(), self._updates_template.keys()))
             updates = [(replace.get(var, var), theano.clone(expr, replace=replace))
                        for var, expr in updates.items()]
+        inputs, outputs = list(batch), [loss_sum, num_tokens, norm]
+        if memory is not None:  # multi-turn: the encoder state goes in and comes out
+            inputs.append(memory)
+            outputs.append(new_memory)
         # on_unused_input: an lm network never reads the source side.
-        function = theano.function(list(batch), [loss_sum, num_tokens, norm], updates=updates,
+        function = theano.function(inputs, outputs, updates=updates,
                                    name="train_%s" % (shape,), on_unused_input="ignore")
         self._train_functions[shape] = function
         self.log("compiled the training step for %s in %.0f s"
                  % ("%dx%d steps" % shape if shape else "any length", time.time() - started))
         return function
+
+    def _memory_input(self):
+        """The symbolic encoder state a training step starts from: None, the
+        encoder starts from zeros (:class:`~lasagne_seq2seq.multiturn.MultiTurnTrainer`
+        feeds the previous exchange's)."""
+        return None
+
+    def _run_step(self, function, batch):
+        """One update on ``batch`` with a compiled training step.
+
+        Returns
+        -------
+        loss : float
+            The batch's summed loss.
+        tokens : float
+            Its target tokens.
+        """
+        loss, tokens = function(batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out,
+                                batch.tgt_mask)[:2]
+        return float(loss), float(tokens)
 
     def _validation_function(self):
         if self._valid_function is None:
@@ -242,11 +269,15 @@ class Trainer(object):
             progress["epoch_rng"] = _rng_to_json(self.rng.get_state())
         else:
             self.rng.set_state(_rng_from_json(progress["epoch_rng"]))
-        batches = list(iterate_batches(self.dataset.train, self.train_config.batch_size,
-                                       rng=self.rng, buckets=self.buckets,
-                                       reverse_source=self.config.model.reverse_source))
+        batches = self._shuffled_batches()
         self._batches_per_epoch = len(batches)
         return batches
+
+    def _shuffled_batches(self):
+        """One epoch of training batches, in an order drawn from ``self.rng``."""
+        return list(iterate_batches(self.dataset.train, self.train_config.batch_size,
+                                    rng=self.rng, buckets=self.buckets,
+                                    reverse_source=self.config.model.reverse_source))
 
     def _stop_reason(self, started):
         tc, progress = self.train_config, self.progress
@@ -287,9 +318,7 @@ class Trainer(object):
                     function = self.train_function(
                         (batch.src.shape[1], batch.tgt_in.shape[1]) if self.buckets else None)
                     step_started = time.time()
-                    loss, tokens, _ = function(batch.src, batch.src_mask, batch.tgt_in,
-                                               batch.tgt_out, batch.tgt_mask)
-                    loss, tokens = float(loss), float(tokens)
+                    loss, tokens = self._run_step(function, batch)
                     if not math.isfinite(loss):
                         raise Seq2SeqError(
                             "the loss became %s at step %d: lower --lr (now %g) or --max-grad-norm; "
@@ -442,7 +471,12 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
     lasagne.random.set_rng(np.random.RandomState(config.train.seed))
     net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix)
     run.create(config, dataset.vocab)
-    trainer = Trainer(net, dataset, config, run, log=log, sample_questions=SAMPLE_QUESTIONS[-9:-4])
+    trainer_class = Trainer
+    if config.model.remember_state:
+        from .multiturn import MultiTurnTrainer
+        trainer_class = MultiTurnTrainer
+    trainer = trainer_class(net, dataset, config, run, log=log,
+                            sample_questions=SAMPLE_QUESTIONS[-9:-4])
     if resume:
         trainer.resume(run.checkpoint("last"))
     elif config.train.init_encoder:
