@@ -1,12 +1,17 @@
 #!/usr/bin/env python
-"""Compare the model family on the default corpus with one time budget each.
+"""Compare the model family on the default corpus with one budget each.
 
-Trains every variant with ``bin/train.py`` (same data, sizes and
-``--max-minutes``), then reports the best validation perplexity, distinct-2
-of greedy replies to held-out questions and training tokens/s as a Markdown
-table (the README's comparison table). v2 is warm-started from the v1 run.
+Trains every variant with ``bin/train.py`` (same data and sizes, and the same
+``--steps`` or ``--minutes``), then reports the best validation perplexity,
+distinct-2 of greedy replies to held-out questions and training tokens/s as a
+Markdown table (the README's comparison table). v2 is warm-started from the
+v1 run. An equal number of steps is the fairer budget on a shared machine
+(a time budget also counts compilation, and other jobs slow some runs more
+than others); tokens/s counts training steps only.
 
     .venv/bin/python bench/compare_models.py --minutes 3
+    flock /tmp/cpu.lock .venv/bin/python bench/compare_models.py --steps 300 -- \
+        --max-src-len 10 --max-tgt-len 10 --buckets 1 --validate-every 300
 """
 import argparse
 import json
@@ -33,13 +38,12 @@ def run_dir_of(out_dir, name):
     return os.path.join(out_dir, name.split()[0] + "-" + name.split()[-1].strip("()"))
 
 
-def train(name, flags, out_dir, minutes, extra):
+def train(name, flags, out_dir, budget, extra):
     """Train one variant with bin/train.py; returns its run directory."""
     run_dir = run_dir_of(out_dir, name)
     flags = [f.format(v1=run_dir_of(out_dir, "v1")) for f in flags]
     command = [sys.executable, os.path.join(ROOT, "bin", "train.py"), "--run-dir", run_dir,
-               "--overwrite", "--no-progress", "--max-minutes", str(minutes),
-               "--sample-every", "0"] + flags + extra
+               "--overwrite", "--no-progress", "--sample-every", "0"] + budget + flags + extra
     print("$ " + " ".join(command), flush=True)
     subprocess.run(command, check=True, cwd=ROOT)
     return run_dir
@@ -58,8 +62,8 @@ def summarize(name, run_dir, max_pairs):
             "steps": last["step"]}
 
 
-def markdown(rows, minutes):
-    lines = ["| model (%g min each) | valid ppl | distinct-2 | train tokens/s | steps |" % minutes,
+def markdown(rows, budget):
+    lines = ["| model (%s each) | valid ppl | distinct-2 | train tokens/s | steps |" % budget,
              "|---|---|---|---|---|"]
     for row in rows:
         lines.append("| %s | %.1f | %.3f | %.0f | %d |" % (
@@ -71,20 +75,28 @@ def markdown(rows, minutes):
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=3.0, help="training budget per model")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, default=3.0,
+                        help="training time per model, compilation included (default 3)")
+    budget.add_argument("--steps", type=int, help="training steps per model, instead of time")
     parser.add_argument("--out", default=os.path.join(ROOT, "runs", "compare"),
                         help="where the runs go")
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     parser.add_argument("--eval-pairs", type=int, default=500, help="held-out pairs to decode")
     parser.add_argument("extra", nargs="*", help="more bin/train.py flags (after --)")
     args = parser.parse_args(argv)
+    if args.steps:
+        budget, label = ["--max-steps", str(args.steps), "--max-minutes", "0"], \
+            "%d steps" % args.steps
+    else:
+        budget, label = ["--max-minutes", str(args.minutes)], "%g min" % args.minutes
     rows = []
     for name, flags in VARIANTS:
         if args.only and name not in args.only:
             continue
-        run_dir = train(name, flags, args.out, args.minutes, args.extra)
+        run_dir = train(name, flags, args.out, budget, args.extra)
         rows.append(summarize(name, run_dir, args.eval_pairs))
-        print(markdown(rows, args.minutes), flush=True)
+        print(markdown(rows, label), flush=True)
     with open(os.path.join(args.out, "compare.json"), "w") as handle:
         json.dump(rows, handle, indent=2)
     return 0
