@@ -28,6 +28,13 @@ What it does, in order:
    ``theano.tensor.signal.downsample`` (now ``pool``) and
    ``theano.gof.Variable`` (now ``theano.graph.basic.Variable``; Lasagne's
    ``get_output`` needs it to accept expressions as inputs).
+6. Makes ``openmp=True`` compile: theano-pymc 1.1.2 writes the OpenMP pragma
+   of contiguous elementwise loops from a string that lacks its ``f`` prefix,
+   so the C code reads ``if(n>={int(config.openmp_elemwise_minsize)})`` and
+   does not compile. The generated code gets the value substituted (only
+   while the installed Theano still has the bug). ``OMP_WAIT_POLICY=PASSIVE``
+   (unless the user set it) lets idle OpenMP threads sleep instead of
+   spinning against OpenBLAS's threads on the same cores.
 """
 import ctypes.util
 import logging
@@ -140,6 +147,10 @@ def _configure_theano():
         return  # Too late to change flags; Theano keeps what it was given.
     os.environ["THEANO_FLAGS"] = merge_theano_flags(
         default_theano_flags(), os.environ.get("THEANO_FLAGS", ""))
+    if "openmp=true" in os.environ["THEANO_FLAGS"].lower().split(","):
+        # Idle OpenMP threads sleep instead of spinning against OpenBLAS's
+        # threads; read once, when the OpenMP runtime loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # The Cython scan extension fails to build on Python 3.11; None in
     # sys.modules makes Theano's import fail fast and use the Python loop.
     sys.modules.setdefault("theano.scan.scan_perform_ext", None)
@@ -160,6 +171,25 @@ def _alias_lasagne_imports():
         theano.gof = types.SimpleNamespace(Variable=theano.graph.basic.Variable)
 
 
+#: What theano-pymc 1.1.2 writes into the C code instead of the pragma's threshold.
+_OPENMP_PRAGMA_LITERAL = "{int(config.openmp_elemwise_minsize)}"
+
+
+def _fix_openmp_pragma():
+    import inspect
+    import theano
+    from theano.tensor.elemwise import Elemwise
+    if _OPENMP_PRAGMA_LITERAL not in inspect.getsource(Elemwise._c_all):
+        return  # a Theano without the bug
+    buggy_c_all = Elemwise._c_all
+
+    def _c_all(self, *args, **kwargs):
+        decl, checks, alloc, loop = buggy_c_all(self, *args, **kwargs)
+        threshold = str(int(theano.config.openmp_elemwise_minsize))
+        return decl, checks, alloc, loop.replace(_OPENMP_PRAGMA_LITERAL, threshold)
+    Elemwise._c_all = _c_all
+
+
 def _install():
     _check_numpy()
     _configure_theano()
@@ -169,6 +199,7 @@ def _install():
         warnings.simplefilter("ignore", DeprecationWarning)
         import theano  # noqa: F401
         _alias_lasagne_imports()
+        _fix_openmp_pragma()
 
 
 _install()

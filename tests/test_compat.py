@@ -82,6 +82,19 @@ def test_get_output_accepts_expressions_for_layers():
     assert lasagne.layers.get_output(l_dense, {l_in: x * 2}).ndim == 2
 
 
+def test_openmp_elementwise_graph_compiles_and_runs():
+    # theano-pymc 1.1.2 writes an invalid pragma for contiguous loops: without
+    # the patch this compile fails. Threshold 1000 < 5000 elements, so the
+    # OpenMP branch runs.
+    with theano.config.change_flags(openmp=True, openmp_elemwise_minsize=1000):
+        x, y = T.vectors("x", "y")
+        f = theano.function([x, y], T.exp(x) * y + 1)
+    assert any(getattr(node.op, "openmp", False) for node in f.maker.fgraph.toposort())
+    rng = np.random.RandomState(0)
+    a, b = rng.randn(2, 5000).astype("float32")
+    np.testing.assert_allclose(f(a, b), np.exp(a) * b + 1, rtol=1e-5, atol=1e-5)
+
+
 def _imports(path):
     tree = ast.parse(path.read_text())
     for node in tree.body:
