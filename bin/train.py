@@ -40,6 +40,10 @@ FLAGS = [
      "norm-stabiliser factor beta (Krueger & Memisevic 2015; 0: off)"),
     ("--norm-stabilize", "model", "norm_stabilize", str,
      "what the norm-stabiliser acts on: hidden, logits or both"),
+    ("--devices", "model", "devices", str,
+     "GPU placement GROUP=CONTEXT,... over embedding, encoder, decoder, output, e.g. "
+     "encoder=dev0,decoder=dev1,output=dev1 with THEANO_FLAGS contexts=dev0->cuda0;dev1->cuda1 "
+     "(ignored, with a notice, on the CPU)"),
     ("--remember-state", "model", "remember_state", bool,
      "multi-turn training: conversation-ordered batches, the encoder starting from its state "
      "after the previous exchange of the same conversation (decode with --interactive "

@@ -433,6 +433,7 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
     from .checkpoint import RunDir
     from .data import build_dataset
     from .decoding import SAMPLE_QUESTIONS
+    from .devices import parse_devices, place_network
     from .models import build_network
     log = log or tqdm.write
     run = RunDir(run_dir)
@@ -443,6 +444,7 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
                            "--overwrite to start again, or another --run-dir"
                            % (run_dir, run_dir))
     config.validate()
+    devices = parse_devices(config.model.devices)  # a bad mapping fails before the slow part
     d = config.data
     vocab = run.load_vocab() if resume else None
     started = time.time()
@@ -470,13 +472,15 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
     # before it in the same process.
     lasagne.random.set_rng(np.random.RandomState(config.train.seed))
     net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix)
+    # Decoding steps bypass the layers' transfers: no sample replies from placed layers.
+    placed = place_network(net, devices, log)
     run.create(config, dataset.vocab)
     trainer_class = Trainer
     if config.model.remember_state:
         from .multiturn import MultiTurnTrainer
         trainer_class = MultiTurnTrainer
     trainer = trainer_class(net, dataset, config, run, log=log,
-                            sample_questions=SAMPLE_QUESTIONS[-9:-4])
+                            sample_questions=() if placed else SAMPLE_QUESTIONS[-9:-4])
     if resume:
         trainer.resume(run.checkpoint("last"))
     elif config.train.init_encoder:
