@@ -43,6 +43,7 @@ from lasagne.layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLaye
 
 from .cells import CELLS
 from .config import MODELS
+from .crossentropy import softmax_cross_entropy
 from .errors import Seq2SeqError
 from .layers import (LastStepLayer, StateSliceLayer, TiedOutputLayer, WordDropoutLayer,
                      norm_stabilizer)
@@ -259,9 +260,12 @@ class EncoderDecoder(object):
         encoded = self.encoder_outputs(src, src_mask, deterministic, n_src_steps, memory)
         inputs = {self.l_tgt: tgt_in, self.l_tgt_mask: tgt_mask, self.l_src_mask: src_mask}
         inputs.update(encoded)
-        logits, top = get_output([self.l_logits, self.l_decoder_top], inputs,
-                                 deterministic=deterministic, n_steps=n_tgt_steps)
-        token_losses = T.nnet.categorical_crossentropy(T.nnet.softmax(logits), tgt_out.flatten())
+        features, top = get_output([self.l_logits.input_layer, self.l_decoder_top], inputs,
+                                   deterministic=deterministic, n_steps=n_tgt_steps)
+        logits = self.l_logits.get_output_for(features)
+        # the bias goes into the fused op: one pass less
+        token_losses = softmax_cross_entropy(T.dot(features, self.l_logits.W), self.l_logits.b,
+                                             tgt_out.flatten())
         loss = T.sum(token_losses * tgt_mask.flatten())
         return LossTerms(loss, self._penalty(logits, top, tgt_mask), self._new_memory(encoded))
 
