@@ -52,6 +52,9 @@ FLAGS = [
     ("--lr", "train", "learning_rate", float, "learning rate (adam 0.001, adadelta 1.0)"),
     ("--batch-size", "train", "batch_size", int, "pairs per batch"),
     ("--max-grad-norm", "train", "max_grad_norm", float, "clip the total gradient norm (0: off)"),
+    ("--sampled-softmax", "train", "sampled_softmax", int,
+     "train with sampled softmax over K candidate words (Jean et al. 2015; 0: full softmax); "
+     "validation and decoding use the full softmax"),
     ("--epochs", "train", "epochs", int, "passes over the training pairs"),
     ("--max-minutes", "train", "max_minutes", float, "stop after this much time (0: no limit)"),
     ("--max-steps", "train", "max_steps", int, "stop after this many updates (0: no limit)"),

@@ -99,6 +99,9 @@ class TrainConfig:
     learning_rate: float = 0.001
     batch_size: int = 64
     max_grad_norm: float = 5.0
+    # Sampled softmax (Jean et al. 2015): candidate words per training step
+    # (0: the full softmax). Validation and decoding always use the full one.
+    sampled_softmax: int = 0
     epochs: int = 20
     max_minutes: float = 0.0
     max_steps: int = 0
@@ -142,6 +145,8 @@ class RunConfig:
             (d.vocab_size > 4, "--vocab-size must leave room for the 4 special tokens"),
             (d.max_src_len > 0 and d.max_tgt_len > 0, "--max-len must be positive"),
             (t.buckets > 0, "--buckets must be at least 1"),
+            (0 <= t.sampled_softmax < d.vocab_size,
+             "--sampled-softmax must be between 0 (off) and the vocabulary size"),
         ]
         for ok, message in checks:
             if not ok:

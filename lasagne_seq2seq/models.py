@@ -47,6 +47,7 @@ from .crossentropy import softmax_cross_entropy
 from .errors import Seq2SeqError
 from .layers import (LastStepLayer, StateSliceLayer, TiedOutputLayer, WordDropoutLayer,
                      norm_stabilizer)
+from .sampled_softmax import sampled_softmax_losses
 from .vocab import UNK_ID
 
 __all__ = ["EncoderDecoder", "Seq2Seq", "LossTerms", "build_network"]
@@ -233,7 +234,7 @@ class EncoderDecoder(object):
         return output
 
     def loss_terms(self, src, src_mask, tgt_in, tgt_out, tgt_mask, deterministic=False,
-                   n_src_steps=None, n_tgt_steps=None, memory=None):
+                   n_src_steps=None, n_tgt_steps=None, memory=None, candidates=None):
         """The training loss, its regulariser and the encoder's new memory.
 
         Padding is masked out of the loss (the original averaged over it).
@@ -248,6 +249,10 @@ class EncoderDecoder(object):
             Unroll the loops to these lengths (fixed shapes).
         memory : Theano matrix ``(batch, memory_size)``, optional
             The encoder's initial states (multi-turn training); zeros when omitted.
+        candidates : Theano int vector, optional
+            Sampled softmax (training): score each target against these
+            words only (:mod:`lasagne_seq2seq.sampled_softmax`); the full
+            softmax when omitted.
 
         Returns
         -------
@@ -263,9 +268,12 @@ class EncoderDecoder(object):
         features, top = get_output([self.l_logits.input_layer, self.l_decoder_top], inputs,
                                    deterministic=deterministic, n_steps=n_tgt_steps)
         logits = self.l_logits.get_output_for(features)
-        # the bias goes into the fused op: one pass less
-        token_losses = softmax_cross_entropy(T.dot(features, self.l_logits.W), self.l_logits.b,
-                                             tgt_out.flatten())
+        if candidates is None:  # the bias goes into the fused op: one pass less
+            token_losses = softmax_cross_entropy(T.dot(features, self.l_logits.W),
+                                                 self.l_logits.b, tgt_out.flatten())
+        else:  # the full logits stay out of the graph unless the penalty reads them
+            token_losses = sampled_softmax_losses(features, self.l_logits.W.T, self.l_logits.b,
+                                                  tgt_out.flatten(), candidates, self.vocab_size)
         loss = T.sum(token_losses * tgt_mask.flatten())
         return LossTerms(loss, self._penalty(logits, top, tgt_mask), self._new_memory(encoded))
 

@@ -35,6 +35,7 @@ from .checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from .data import default_buckets, iterate_batches
 from .errors import Seq2SeqError
 from .plots import plot_history
+from .sampled_softmax import log_uniform_candidates
 
 __all__ = ["Trainer", "perplexity", "DEFAULT_LEARNING_RATES"]
 
@@ -91,6 +92,9 @@ class Trainer(object):
         self.learning_rate = theano.shared(np.float32(
             tc.learning_rate or DEFAULT_LEARNING_RATES[tc.optimizer]), name="learning_rate")
         self.encoder_gate = theano.shared(np.float32(1.0), name="encoder_gate")
+        # Sampled softmax: the candidate words of the next step (drawn before each).
+        self.candidates = (theano.shared(np.zeros(tc.sampled_softmax, np.int32), name="candidates")
+                           if tc.sampled_softmax else None)
         self._train_functions = {}
         self._valid_function = None
         self._decoder = None
@@ -102,6 +106,15 @@ class Trainer(object):
 
     def _embedding_params(self):
         return {self.net.l_src_embed.W, self.net.l_tgt_embed.W}
+
+    def _draw_candidates(self):
+        """Sampled softmax: draw the next step's candidate words. The generator
+        is seeded by (seed, step), so a resumed run draws what an uninterrupted
+        one would."""
+        if self.candidates is not None:
+            rng = np.random.RandomState([self.train_config.seed, self.progress["step"]])
+            self.candidates.set_value(log_uniform_candidates(
+                self.net.vocab_size, self.train_config.sampled_softmax, rng))
 
     # ---------------------------------------------------------------- graphs
     def _symbolic_batch(self):
@@ -139,7 +152,8 @@ class Trainer(object):
         n_src, n_tgt = shape if shape is not None else (None, None)
         # penalty: the norm-stabiliser term (zero unless --norm-stabilizer).
         loss_sum, penalty, new_memory = self.net.loss_terms(
-            *batch, deterministic=False, n_src_steps=n_src, n_tgt_steps=n_tgt, memory=memory)
+            *batch, deterministic=False, n_src_steps=n_src, n_tgt_steps=n_tgt, memory=memory,
+            candidates=self.candidates)
         num_tokens = batch[4].sum()
         updates, norm = self._updates(loss_sum / num_tokens + penalty)
         if self._updates_template is None:
@@ -317,6 +331,7 @@ class Trainer(object):
                     # A bucket's fixed widths are the loops' unroll lengths.
                     function = self.train_function(
                         (batch.src.shape[1], batch.tgt_in.shape[1]) if self.buckets else None)
+                    self._draw_candidates()
                     step_started = time.time()
                     loss, tokens = self._run_step(function, batch)
                     if not math.isfinite(loss):
