@@ -18,6 +18,7 @@ from lasagne_seq2seq.vocab import EOS, PAD_ID, SPECIALS, START, Vocabulary
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MOVIE_LINES = SHARED / "reference/lasagne_seq2seq/data/train/movie_lines_cleaned_10k.txt"
 BIN = Path(__file__).resolve().parents[1] / "bin"
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 WORDS = ["hello", "world", "paris", "cat", "dog", "house"]
 # Each format, how it is written, and a file name that does not give it away.
@@ -263,8 +264,8 @@ def test_nearest_neighbours_of_an_unknown_word_is_an_error(vectors):
     assert nearest_neighbours(vectors, "HELLO", topn=2)[0][0] != "hello"
 
 
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, BIN / ("%s.py" % name))
+def load_script(name, folder=BIN):
+    spec = importlib.util.spec_from_file_location(name, folder / ("%s.py" % name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -282,6 +283,23 @@ def test_word2vec_script_trains_saves_and_explores(tmp_path, capsys):
     assert load_vectors(out).vector_size == 8
     message = one_line_error(script.main, ["--vectors", str(out), "--similar", "you", "qwerty"])
     assert "'qwerty'" in message and "you:" in capsys.readouterr().out
+
+
+def test_shuffled_control_deals_the_same_vectors_to_other_words(vectors, tmp_path):
+    source = write_vectors(vectors, "glove", tmp_path / "glove.txt")
+    vocab = make_vocab(WORDS + ["unseen"])
+    vocab.save(str(tmp_path / "vocab.json"))
+    out = tmp_path / "shuffled.txt"
+    assert load_script("shuffled_embeddings", BENCH).main(
+        [str(source), str(tmp_path / "vocab.json"), str(out)]) == 0
+    shuffled = load_vectors(out)
+    assert sorted(shuffled.index_to_key) == sorted(WORDS)      # "unseen" stays uncovered
+    original = vectors[WORDS]
+    dealt = shuffled[WORDS]
+    # The same rows (so the same scale), but not each word's own vector.
+    np.testing.assert_allclose(dealt[np.argsort(dealt[:, 0])],
+                               original[np.argsort(original[:, 0])], atol=1e-5)
+    assert not np.allclose(dealt, original, atol=1e-5)
 
 
 def test_prepare_glove_without_the_package_says_how_to_install_it(monkeypatch, tmp_path):
