@@ -462,7 +462,7 @@ def _token_coverage(vocab, covered):
 
 
 def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", seed=0,
-                       cache_dir=None):
+                       cache_dir=None, progress=True):
     """The embedding matrix for ``--embeddings PATH|word2vec``.
 
     Parameters
@@ -481,6 +481,8 @@ def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", s
         Seed of word2vec and of the ``random`` rows.
     cache_dir : str or Path, optional
         Where trained word2vec vectors are kept; ``data/embeddings``.
+    progress : bool
+        Show a progress bar while word2vec trains.
 
     Returns
     -------
@@ -497,7 +499,8 @@ def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", s
             vectors, how = load_vectors(path, "keyedvectors"), "cached"
         else:
             started = time.time()
-            vectors = train_word2vec(token_lists, dim=dim, workers=1, seed=seed, progress=True)
+            vectors = train_word2vec(token_lists, dim=dim, workers=1, seed=seed,
+                                     progress=progress)
             how = "trained in %.0f s" % (time.time() - started)
             save_vectors(vectors, path)
         source = "word2vec (%s, %s)" % (path.name, how)

@@ -207,11 +207,12 @@ def test_resolve_embeddings_loads_a_path(vectors, tmp_path):
     assert report.source == "glove.txt"
 
 
-def test_resolve_embeddings_trains_word2vec_once_and_reuses_it(tmp_path):
+def test_resolve_embeddings_trains_word2vec_once_and_reuses_it(tmp_path, capsys):
     token_lists = [["the", "cat", "sat"], ["the", "dog", "ran"]] * 20
     vocab = Vocabulary.build(token_lists)
     first, report = resolve_embeddings("word2vec", vocab, token_lists, dim=16,
-                                       cache_dir=tmp_path)
+                                       cache_dir=tmp_path, progress=False)
+    assert "epoch" not in capsys.readouterr().err      # bin/train.py --no-progress
     cached = list(tmp_path.glob("*.kv"))
     assert len(cached) == 1 and first.shape == (len(vocab), 16)
     # Every corpus word and the start and end tokens have trained vectors.
