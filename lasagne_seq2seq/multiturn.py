@@ -21,8 +21,8 @@ exactly the same way, so a model is used as it was trained.
 Gradients stop at the exchange boundary (truncated back-propagation through
 the conversation): the carried state is an input of the training step, not a
 path the loss differentiates through, so each step costs what a single
-exchange costs. Resuming in the middle of an epoch restarts every row from
-zeros at the resume point.
+exchange costs. Checkpoints keep the carried states, so a resumed run
+continues exactly as an uninterrupted one.
 """
 from dataclasses import dataclass
 
@@ -191,10 +191,22 @@ class MultiTurnTrainer(Trainer):
         return T.matrix("memory")
 
     def _shuffled_batches(self):
-        self.memory = None  # a new epoch starts every row afresh
+        if self.progress["batch"] == 0:  # a new epoch starts every row afresh
+            self.memory = None
         return list(conversation_batches(self.dataset.train, self.train_config.batch_size,
                                          rng=self.rng, buckets=self.buckets,
                                          reverse_source=self.config.model.reverse_source))
+
+    def save(self, which="last"):
+        """Write a checkpoint; its progress record holds the carried states."""
+        self.progress["carried_memory"] = None if self.memory is None else self.memory.tolist()
+        super(MultiTurnTrainer, self).save(which)
+
+    def resume(self, path):
+        """Restore a checkpoint, the carried states included."""
+        super(MultiTurnTrainer, self).resume(path)
+        memory = self.progress.pop("carried_memory", None)
+        self.memory = None if memory is None else np.asarray(memory, dtype=np.float32)
 
     def _run_step(self, function, batch):
         memory = carry(self.memory, batch.starts, self.net.memory_size)

@@ -4,7 +4,7 @@ a task that only a model carrying the state can learn."""
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.checkpoint import RunDir, load_model
+from lasagne_seq2seq.checkpoint import RunDir, load_checkpoint, load_model
 from lasagne_seq2seq.config import RunConfig
 from lasagne_seq2seq.data import EncodedPairs, build_dataset
 from lasagne_seq2seq.decoding import Decoder
@@ -66,7 +66,7 @@ def multiturn_config(corpus, remember_state):
     d.valid_fraction, d.test_fraction = 0.1, 0.0
     m.embedding_size, m.hidden_size, m.remember_state = 16, 48, remember_state
     t.batch_size, t.buckets, t.learning_rate = 32, 1, 0.01
-    t.max_steps, t.epochs, t.validate_every, t.sample_every = 400, 100, 200, 0
+    t.max_steps, t.epochs, t.validate_every, t.sample_every = 250, 100, 125, 0
     return config
 
 
@@ -109,6 +109,24 @@ def test_carrying_the_state_learns_what_a_single_exchange_cannot(trained):
             right += chat.reply(question).text == answer
             total += 1
     assert right / total >= 0.9, (right, total)
+
+
+def test_resume_carries_the_state_on_exactly(tmp_path):
+    corpus = tmp_path / "chats.txt"
+    write_script(corpus, conversations(np.random.RandomState(2), 120))
+    runs = {}
+    for name, stops in (("straight", [10]), ("halves", [6, 10])):
+        runs[name] = str(tmp_path / name)
+        for k, steps in enumerate(stops):
+            config = multiturn_config(corpus, remember_state=True)
+            config.train.max_steps, config.data.valid_fraction = steps, 0.0  # no validation
+            train_run(config, runs[name], resume=k > 0, progress_bar=False,
+                      log=lambda line: None)
+    a, b = (load_checkpoint(RunDir(runs[name]).checkpoint("last")) for name in runs)
+    assert a["progress"]["step"] == b["progress"]["step"] == 10
+    for name, value in a["params"].items():
+        np.testing.assert_allclose(b["params"][name], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
 
 
 def test_state_resets_between_conversations(trained):
