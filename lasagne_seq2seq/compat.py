@@ -19,7 +19,9 @@ What it does, in order:
    Python BLAS with a warning), the compile cache in the user's cache
    directory, and the speed settings measured in ``bench/``. Flags the user
    set in ``THEANO_FLAGS`` always win.
-4. Silences theano-pymc's log of a failed graph rewrite (``PushOutScanOutput``
+4. Silences two messages users cannot act on: setuptools' "pkg_resources is
+   deprecated" warning, which Lasagne 0.1's import triggers on every start,
+   and theano-pymc's log of a failed graph rewrite (``PushOutScanOutput``
    raises "Trying to reintroduce a removed node" on masked scans): Theano
    skips the rewrite and the compiled function is correct, but the traceback
    looks like a crash to users.
@@ -194,6 +196,11 @@ def _install():
     _check_numpy()
     _configure_theano()
     logging.getLogger("theano.graph.opt").setLevel(logging.CRITICAL)
+    # Lasagne 0.1 imports pkg_resources, which setuptools 80 deprecates with a
+    # warning on every start (requirements.txt keeps setuptools<81, which still
+    # has it); users cannot act on it.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
+                            category=UserWarning)
     with warnings.catch_warnings():
         # theano-pymc warns about its own deprecated modules on import.
         warnings.simplefilter("ignore", DeprecationWarning)

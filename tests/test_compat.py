@@ -38,6 +38,13 @@ def test_user_theano_flags_reach_theano_in_a_fresh_process():
     assert out[-1] == "float64"
 
 
+def test_importing_the_stack_prints_nothing():
+    result = subprocess.run([sys.executable, "-W", "default", "-c",
+                             "import lasagne_seq2seq.compat, lasagne"],
+                            capture_output=True, text=True, check=True)
+    assert result.stderr == "" and result.stdout == ""
+
+
 def test_numpy_pin_is_checked(monkeypatch):
     monkeypatch.setattr(np, "__version__", "1.26.4")
     with pytest.raises(compat.StackError, match="numpy<1.24"):
