@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from lasagne_seq2seq.config import RunConfig, load_config, save_config
+from lasagne_seq2seq.config import load_config, save_config
 from lasagne_seq2seq.decoding import DecodeOptions
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.evaluation import (corpus_bleu, distinct_n, evaluate_run, format_table,
                                         mean_length, most_common_reply, top_reply_share)
+from toy import TOY
 
 REPO = Path(__file__).resolve().parents[1]
-TOY = REPO.parent / "shared" / "reference" / "lasagne_seq2seq" / "data"
 TOY_TEST = str(TOY / "test" / "reversed_phrases.txt")
 needs_toy = pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
 
@@ -66,35 +66,18 @@ def test_length_and_most_frequent_reply():
 
 
 # ------------------------------------------------------ trained toy models
-def toy_config(epochs, max_steps=0):
-    """Reversal of 3-word phrases (the original's toy task), tiny and fast."""
-    config = RunConfig()
-    d, m, t = config.data, config.model, config.train
-    d.corpus, d.format, d.pairing, d.tokenizer = str(TOY / "train" / "reversed_phrases.txt"), \
-        "plain", "alternate", "classic"
-    d.vocab_size, d.max_src_len, d.max_tgt_len = 6000, 4, 4
-    d.valid_fraction, d.test_fraction = 0.02, 0.02
-    m.embedding_size, m.hidden_size, m.reverse_source = 64, 128, False
-    t.batch_size, t.buckets, t.validate_every, t.sample_every = 32, 1, 200, 0
-    t.epochs, t.max_steps, t.learning_rate = epochs, max_steps, 0.01
-    return config
-
-
-def quiet(line):
-    pass
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A model trained to reverse phrases, and the same network after one step."""
-    if not TOY.is_dir():
-        pytest.skip("../shared reference data absent")
-    from lasagne_seq2seq.training import train_run
-    root = tmp_path_factory.mktemp("runs")
-    trained, untrained = str(root / "trained"), str(root / "untrained")
-    train_run(toy_config(epochs=3), trained, progress_bar=False, log=quiet)
-    train_run(toy_config(epochs=1, max_steps=1), untrained, progress_bar=False, log=quiet)
-    return {"trained": trained, "untrained": untrained}
+def runs(v1_reverse, tmp_path_factory):
+    """The session's model trained to reverse phrases, and the same run with fresh weights."""
+    from lasagne_seq2seq.checkpoint import RunDir, save_checkpoint
+    from lasagne_seq2seq.models import build_network
+    untrained = str(tmp_path_factory.mktemp("runs") / "untrained")
+    shutil.copytree(v1_reverse, untrained)
+    run = RunDir(untrained)
+    fresh = build_network(run.load_config().model, len(run.load_vocab()))
+    for which in ("best", "last"):
+        save_checkpoint(run.checkpoint(which), fresh.param_values())
+    return {"trained": v1_reverse, "untrained": untrained}
 
 
 @needs_toy

@@ -7,53 +7,11 @@ import numpy as np
 import pytest
 
 from lasagne_seq2seq.checkpoint import RunDir, load_checkpoint, load_model
-from lasagne_seq2seq.config import RunConfig
-from lasagne_seq2seq.corpora import load_conversations, make_pairs
-from lasagne_seq2seq.decoding import Decoder
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.training import train_run
+from toy import TOY, held_out_exact_match, quiet, toy_config
 
-TOY = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
 pytestmark = pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
-
-
-def toy_config(task, model="v1", **train):
-    """A small config for a toy task of the original project (3-word phrases)."""
-    config = RunConfig()
-    config.data.corpus = str(TOY / "train" / ("%s.txt" % task))
-    config.data.format, config.data.pairing, config.data.tokenizer = "plain", "alternate", "classic"
-    config.data.vocab_size, config.data.max_src_len, config.data.max_tgt_len = 6000, 4, 4
-    config.data.valid_fraction, config.data.test_fraction = 0.02, 0.0
-    config.model.model, config.model.embedding_size, config.model.hidden_size = model, 64, 128
-    # Reading order puts the reversed reply's first word last, next to the
-    # decoder (94% held-out exact match vs 84% with the original's reversal).
-    config.model.reverse_source = task != "reversed_phrases"
-    config.train.batch_size, config.train.buckets, config.train.validate_every = 32, 1, 150
-    config.train.sample_every, config.train.epochs = 0, 5
-    config.train.learning_rate = 0.005
-    for name, value in train.items():
-        setattr(config.train, name, value)
-    return config
-
-
-def held_out_exact_match(run_dir, task):
-    """Share of the original's held-out test pairs answered exactly."""
-    config, vocab, net = load_model(run_dir)
-    pairs = make_pairs(load_conversations(str(TOY / "test" / ("%s.txt" % task)), fmt="plain"),
-                       mode="alternate")
-    replies = Decoder(net, vocab, config).reply([q for q, _ in pairs])
-    return np.mean([r.text == a.lower() for r, (_, a) in zip(replies, pairs)])
-
-
-def quiet(line):
-    pass
-
-
-@pytest.fixture(scope="module")
-def v1_reverse(tmp_path_factory):
-    run_dir = str(tmp_path_factory.mktemp("runs") / "v1-reverse")
-    train_run(toy_config("reversed_phrases"), run_dir, progress_bar=False, log=quiet)
-    return run_dir
 
 
 def test_v1_learns_to_reverse_unseen_phrases(v1_reverse):
