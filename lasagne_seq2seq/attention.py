@@ -281,5 +281,4 @@ class AttentionSeq2Seq(EncoderDecoder):
             layer_state = layer.step_from_input(below, state[:, depth * size:(depth + 1) * size])
             new_states.append(layer_state)
             below = layer.hidden(layer_state)
-        logits = self._logits_from_output(below)
-        return [T.nnet.logsoftmax(logits), T.concatenate(new_states, axis=1), weights]
+        return [self._log_probs_from_output(below), T.concatenate(new_states, axis=1), weights]

@@ -1,4 +1,4 @@
-"""Softmax cross-entropy as multi-threaded, vectorised C ops.
+"""Softmax cross-entropy (and log-softmax) as multi-threaded, vectorised C ops.
 
 ``-log softmax(x W + b)[target]`` over a 8,000-40,000-word vocabulary is,
 after the output layer's matrix products, the largest cost of a training
@@ -20,7 +20,10 @@ exponent set by integer arithmetic; about 1 unit in the last place of
 float32 for the arguments ``<= 0`` it is given here). Theano's optimiser
 leaves custom ops alone, so the graph keeps them as written.
 
-Use :func:`softmax_cross_entropy`; the ops need a compiler with OpenMP
+Decoders take log-probabilities from :class:`LogSoftmax` ``(x, b)``, the
+same row loop (Theano's ``LogSoftmax`` is single-threaded too).
+
+Use :func:`softmax_cross_entropy` and :func:`log_softmax`; the ops need a compiler with OpenMP
 (gcc has it) and take their threads from ``OMP_NUM_THREADS`` (default: every
 core).
 """
@@ -33,7 +36,8 @@ from theano.gradient import DisconnectedType
 from theano.graph.basic import Apply
 from theano.graph.op import COp
 
-__all__ = ["softmax_cross_entropy", "SoftmaxCrossEntropy", "SoftmaxCrossEntropyGrad"]
+__all__ = ["softmax_cross_entropy", "log_softmax", "SoftmaxCrossEntropy",
+           "SoftmaxCrossEntropyGrad", "LogSoftmax"]
 
 #: Cephes' expf for x <= 0 (inputs are shifted by the row maximum), clamped
 #: at -87 where float32 would go subnormal: exp(-87) = 1.6e-38 is nothing
@@ -57,6 +61,42 @@ static inline float s2s_exp_nonpositive(float x)
     scale.i = ((npy_int32) n + 127) << 23;
     return p * scale.f;
 }
+
+/* Softmax of one row of x + b into out; returns log(sum) + max, the row's
+   log partition function. */
+static inline float s2s_softmax_row(const float* x, const float* b, npy_intp cols, float* out)
+{
+    float top = -INFINITY;
+    #pragma omp simd reduction(max:top)
+    for (npy_intp j = 0; j < cols; ++j) {
+        float v = x[j] + b[j];
+        top = v > top ? v : top;
+    }
+    float sum = 0.0f;
+    #pragma omp simd reduction(+:sum)
+    for (npy_intp j = 0; j < cols; ++j) {
+        float e = s2s_exp_nonpositive(x[j] + b[j] - top);
+        out[j] = e;
+        sum += e;
+    }
+    float inverse = 1.0f / sum;
+    #pragma omp simd
+    for (npy_intp j = 0; j < cols; ++j)
+        out[j] *= inverse;
+    return logf(sum) + top;
+}
+
+/* Make *out a float32 array of the given shape (reused when it has it). */
+static int s2s_ensure_output(PyArrayObject** out, int ndim, npy_intp* dims)
+{
+    if (*out && PyArray_NDIM(*out) == ndim
+            && (ndim == 1 || PyArray_DIMS(*out)[1] == dims[1])
+            && PyArray_DIMS(*out)[0] == dims[0] && PyArray_IS_C_CONTIGUOUS(*out))
+        return 0;
+    Py_XDECREF(*out);
+    *out = (PyArrayObject*) PyArray_EMPTY(ndim, dims, NPY_FLOAT32, 0);
+    return *out ? 0 : -1;
+}
 """
 
 
@@ -78,7 +118,7 @@ class _OpenMPRowOp(COp):
 
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (2,)
+        return (3,)
 
 
 def _check(condition, message, fail):
@@ -137,17 +177,8 @@ class SoftmaxCrossEntropy(_OpenMPRowOp):
         {
         %(checks)s
         npy_intp rows = PyArray_DIMS(%(x)s)[0], cols = PyArray_DIMS(%(x)s)[1];
-        if (!%(nll)s || PyArray_DIMS(%(nll)s)[0] != rows) {
-            Py_XDECREF(%(nll)s);
-            %(nll)s = (PyArrayObject*) PyArray_EMPTY(1, PyArray_DIMS(%(x)s), NPY_FLOAT32, 0);
-            if (!%(nll)s) %(fail)s
-        }
-        if (!%(softmax)s || PyArray_DIMS(%(softmax)s)[0] != rows
-                || PyArray_DIMS(%(softmax)s)[1] != cols) {
-            Py_XDECREF(%(softmax)s);
-            %(softmax)s = (PyArrayObject*) PyArray_EMPTY(2, PyArray_DIMS(%(x)s), NPY_FLOAT32, 0);
-            if (!%(softmax)s) %(fail)s
-        }
+        if (s2s_ensure_output(&%(nll)s, 1, PyArray_DIMS(%(x)s))
+                || s2s_ensure_output(&%(softmax)s, 2, PyArray_DIMS(%(x)s))) %(fail)s
         // Contiguous inputs (new references; usually the inputs themselves)
         // let the inner loops vectorise.
         PyArrayObject* x_c = PyArray_GETCONTIGUOUS(%(x)s);
@@ -162,26 +193,10 @@ class SoftmaxCrossEntropy(_OpenMPRowOp):
         for (npy_intp i = 0; i < rows; ++i) {
             const float* x_row = (const float*) PyArray_GETPTR2(x_c, i, 0);
             float* s_row = (float*) PyArray_GETPTR2(%(softmax)s, i, 0);
-            float top = -INFINITY;
-            #pragma omp simd reduction(max:top)
-            for (npy_intp j = 0; j < cols; ++j) {
-                float v = x_row[j] + b_data[j];
-                top = v > top ? v : top;
-            }
-            float sum = 0.0f;
-            #pragma omp simd reduction(+:sum)
-            for (npy_intp j = 0; j < cols; ++j) {
-                float e = s2s_exp_nonpositive(x_row[j] + b_data[j] - top);
-                s_row[j] = e;
-                sum += e;
-            }
-            float inverse = 1.0f / sum;
-            #pragma omp simd
-            for (npy_intp j = 0; j < cols; ++j)
-                s_row[j] *= inverse;
+            float log_partition = s2s_softmax_row(x_row, b_data, cols, s_row);
             npy_int32 t = t_data[i * t_stride];
             if (t < 0 || t >= cols) { bad_target = 1; continue; }
-            nll_data[i] = logf(sum) + top - (x_row[t] + b_data[t]);
+            nll_data[i] = log_partition - (x_row[t] + b_data[t]);
         }
         Py_DECREF(x_c);
         Py_DECREF(b_c);
@@ -219,16 +234,8 @@ class SoftmaxCrossEntropyGrad(_OpenMPRowOp):
         return r"""
         {
         npy_intp rows = PyArray_DIMS(%(softmax)s)[0], cols = PyArray_DIMS(%(softmax)s)[1];
-        if (!%(dx)s || PyArray_DIMS(%(dx)s)[0] != rows || PyArray_DIMS(%(dx)s)[1] != cols) {
-            Py_XDECREF(%(dx)s);
-            %(dx)s = (PyArrayObject*) PyArray_EMPTY(2, PyArray_DIMS(%(softmax)s), NPY_FLOAT32, 0);
-            if (!%(dx)s) %(fail)s
-        }
-        if (!%(db)s || PyArray_DIMS(%(db)s)[0] != cols) {
-            Py_XDECREF(%(db)s);
-            %(db)s = (PyArrayObject*) PyArray_EMPTY(1, PyArray_DIMS(%(softmax)s) + 1, NPY_FLOAT32, 0);
-            if (!%(db)s) %(fail)s
-        }
+        if (s2s_ensure_output(&%(dx)s, 2, PyArray_DIMS(%(softmax)s))
+                || s2s_ensure_output(&%(db)s, 1, PyArray_DIMS(%(softmax)s) + 1)) %(fail)s
         int threads = omp_get_max_threads();
         PyArrayObject* s_c = PyArray_GETCONTIGUOUS(%(softmax)s);  // a new reference
         float* partial = (float*) calloc((size_t) threads * cols, sizeof(float));
@@ -273,6 +280,55 @@ class SoftmaxCrossEntropyGrad(_OpenMPRowOp):
         """ % locals()
 
 
+class LogSoftmax(_OpenMPRowOp):
+    """``(x, b) -> log softmax(x + b)`` row by row, for decoding (no gradient)."""
+
+    def make_node(self, x, b):
+        x, b = T.as_tensor_variable(x), T.as_tensor_variable(b)
+        if (x.type.ndim, b.type.ndim) != (2, 1) or x.dtype != "float32" or b.dtype != "float32":
+            raise TypeError("LogSoftmax needs float32 x (n, V) and float32 b (V,)")
+        return Apply(self, [x, b], [x.type()])
+
+    def perform(self, node, inputs, outputs):
+        x, b = inputs
+        logits = x + b
+        top = logits.max(axis=1, keepdims=True)
+        log_sums = np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+        outputs[0][0] = (logits - top - log_sums).astype(np.float32)
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[0]]
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        x, b = inputs
+        out, = outputs
+        fail = sub["fail"]
+        check = _check("PyArray_DIMS(%s)[0] == PyArray_DIMS(%s)[1]" % (b, x),
+                       "b must have one value per column of x", fail)
+        return r"""
+        {
+        %(check)s
+        npy_intp rows = PyArray_DIMS(%(x)s)[0], cols = PyArray_DIMS(%(x)s)[1];
+        if (s2s_ensure_output(&%(out)s, 2, PyArray_DIMS(%(x)s))) %(fail)s
+        PyArrayObject* x_c = PyArray_GETCONTIGUOUS(%(x)s);  // new references
+        PyArrayObject* b_c = PyArray_GETCONTIGUOUS(%(b)s);
+        if (!x_c || !b_c) { Py_XDECREF(x_c); Py_XDECREF(b_c); %(fail)s }
+        const float* b_data = (const float*) PyArray_DATA(b_c);
+        #pragma omp parallel for schedule(static)
+        for (npy_intp i = 0; i < rows; ++i) {
+            const float* x_row = (const float*) PyArray_GETPTR2(x_c, i, 0);
+            float* o_row = (float*) PyArray_GETPTR2(%(out)s, i, 0);
+            float log_partition = s2s_softmax_row(x_row, b_data, cols, o_row);
+            #pragma omp simd
+            for (npy_intp j = 0; j < cols; ++j)
+                o_row[j] = x_row[j] + b_data[j] - log_partition;
+        }
+        Py_DECREF(x_c);
+        Py_DECREF(b_c);
+        }
+        """ % locals()
+
+
 def softmax_cross_entropy(x, b, targets):
     """``-log softmax(x + b)[targets]`` per row, with the OpenMP C ops.
 
@@ -300,3 +356,29 @@ def softmax_cross_entropy(x, b, targets):
     if x.dtype != "float32" or b.dtype != "float32":  # floatX=float64: Theano's own op
         return T.nnet.categorical_crossentropy(T.nnet.softmax(x + b), targets)
     return SoftmaxCrossEntropy()(x, b, T.cast(targets, "int32"))[0]
+
+
+def log_softmax(x, b):
+    """``log softmax(x + b)`` per row (decoding), with the OpenMP C op.
+
+    Parameters
+    ----------
+    x : Theano matrix ``(n, V)``
+        Logits without the bias.
+    b : Theano vector ``(V,)``
+
+    Returns
+    -------
+    Theano matrix ``(n, V)``
+        float32 from the C op; for float64 inputs, Theano's ``logsoftmax``.
+
+    Examples
+    --------
+    >>> x, b = T.fmatrix(), T.fvector()
+    >>> f = theano.function([x, b], log_softmax(x, b))
+    >>> np.allclose(f(np.zeros((1, 4), "float32"), np.zeros(4, "float32")), -np.log(4))
+    True
+    """
+    if x.dtype != "float32" or b.dtype != "float32":
+        return T.nnet.logsoftmax(x + b)
+    return LogSoftmax()(x, b)

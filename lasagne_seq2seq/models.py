@@ -43,7 +43,7 @@ from lasagne.layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLaye
 
 from .cells import CELLS
 from .config import MODELS
-from .crossentropy import softmax_cross_entropy
+from .crossentropy import log_softmax, softmax_cross_entropy
 from .errors import Seq2SeqError
 from .layers import (LastStepLayer, StateSliceLayer, TiedOutputLayer, WordDropoutLayer,
                      norm_stabilizer)
@@ -189,11 +189,11 @@ class EncoderDecoder(object):
         encoder_layers = [self.l_src_embed] + self.encoder_layers
         self.encoder_params = [p for layer in encoder_layers for p in layer.get_params()]
 
-    def _logits_from_output(self, output):
-        """The output layer applied to one step's decoder output ``(n, width)``."""
+    def _log_probs_from_output(self, output):
+        """Log-probabilities of the next word from one step's decoder output ``(n, width)``."""
         if self.l_projection is not None:
             output = T.dot(output, self.l_projection.W) + self.l_projection.b
-        return T.dot(output, self.l_logits.W) + self.l_logits.b
+        return log_softmax(T.dot(output, self.l_logits.W), self.l_logits.b)
 
     # ----------------------------------------------------------- graphs
     def _encoder_inputs(self, src, src_mask, memory):
@@ -484,5 +484,4 @@ class Seq2Seq(EncoderDecoder):
             layer_state = layer.step_from_input(below, layer_state, peek)
             new_states.append(layer_state)
             below = layer.hidden(layer_state)
-        logits = self._logits_from_output(below)
-        return [T.nnet.logsoftmax(logits), T.concatenate(new_states, axis=1)]
+        return [self._log_probs_from_output(below), T.concatenate(new_states, axis=1)]

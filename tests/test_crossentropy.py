@@ -1,8 +1,8 @@
-"""The OpenMP softmax cross-entropy ops compute what Theano's own op computes."""
+"""The OpenMP softmax cross-entropy and log-softmax ops compute what Theano's own ops compute."""
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.crossentropy import softmax_cross_entropy
+from lasagne_seq2seq.crossentropy import log_softmax, softmax_cross_entropy
 import theano
 import theano.tensor as T
 
@@ -41,3 +41,13 @@ def test_strided_inputs_and_bad_targets(both):
     np.testing.assert_allclose(ours(x, b, t, w)[1], theirs(x, b, t, w)[1], rtol=1e-5, atol=1e-6)
     with pytest.raises(IndexError, match="target is out of range"):
         ours(x, b, np.full(8, 40, "int32"), w)
+
+
+@pytest.mark.parametrize("scale", [1.0, 60.0])
+def test_log_softmax_matches_theanos(scale):
+    x, b = T.fmatrix("x"), T.fvector("b")
+    ours = theano.function([x, b], log_softmax(x, b))
+    theirs = theano.function([x, b], T.nnet.logsoftmax(x + b))
+    rng = np.random.RandomState(2)
+    values = (scale * rng.randn(5, 301)).astype("float32"), rng.randn(301).astype("float32")
+    np.testing.assert_allclose(ours(*values), theirs(*values), rtol=1e-5, atol=1e-4)
