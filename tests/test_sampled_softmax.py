@@ -1,19 +1,16 @@
 """Sampled softmax: its loss against NumPy, and a model trained with it while
 validation stays on the full softmax."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lasagne_seq2seq.checkpoint import RunDir
-from lasagne_seq2seq.config import RunConfig
 from lasagne_seq2seq.sampled_softmax import log_uniform_candidates, sampled_softmax_losses
 from lasagne_seq2seq.training import train_run
 import theano
 import theano.tensor as T
-
-TOY = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
+from toy import TOY, toy_config
 
 
 def numpy_sampled_losses(features, weights, bias, targets, candidates, vocab_size):
@@ -53,21 +50,15 @@ def test_log_uniform_candidates_follow_the_proposal():
 
 @pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
 def test_a_model_trains_with_sampled_softmax_and_validates_on_the_full_one(tmp_path):
-    config = RunConfig()
-    config.data.corpus = str(TOY / "train" / "reversed_phrases.txt")
-    config.data.format, config.data.pairing, config.data.tokenizer = "plain", "alternate", "classic"
-    config.data.max_src_len = config.data.max_tgt_len = 4
-    config.data.valid_fraction, config.data.test_fraction = 0.02, 0.0
+    config = toy_config("reversed_phrases", sampled_softmax=200, learning_rate=0.01,
+                        max_steps=150, validate_every=50)
     config.model.embedding_size, config.model.hidden_size = 32, 64
-    t = config.train
-    t.sampled_softmax, t.batch_size, t.buckets, t.learning_rate = 200, 32, 1, 0.01
-    t.max_steps, t.validate_every, t.sample_every = 150, 50, 0
     run_dir = str(tmp_path / "sampled")
     train_run(config, run_dir, progress_bar=False, log=lambda line: None)
     with open(RunDir(run_dir).history) as handle:
         history = json.load(handle)
     valid = [record["valid_ppl"] for record in history]
     # Full-softmax perplexity over 5,500 words, falling at every validation:
-    # measured 614, 374, 199 (the full softmax in the same steps: 614, 368, 177).
+    # measured 631, 455, 258 (the full softmax in the same steps: 621, 419, 217).
     assert len(valid) == 3 and valid[0] > valid[1] > valid[2]
     assert valid[-1] < 300
