@@ -37,6 +37,10 @@ What it does, in order:
    while the installed Theano still has the bug). ``OMP_WAIT_POLICY=PASSIVE``
    (unless the user set it) lets idle OpenMP threads sleep instead of
    spinning against OpenBLAS's threads on the same cores.
+7. Raises Python's recursion limit to :data:`RECURSION_LIMIT`: ``theano.grad``
+   and the graph rewrites recurse once per node along a path, and an unrolled
+   bidirectional attention model of 15 steps (the default length) is deeper
+   than Python's default 1,000 frames allow (``RecursionError``).
 """
 import ctypes.util
 import logging
@@ -192,9 +196,14 @@ def _fix_openmp_pragma():
     Elemwise._c_all = _c_all
 
 
+#: Python frames Theano may use on deep (unrolled) graphs; the default is 1,000.
+RECURSION_LIMIT = 10000
+
+
 def _install():
     _check_numpy()
     _configure_theano()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     logging.getLogger("theano.graph.opt").setLevel(logging.CRITICAL)
     # Lasagne 0.1 imports pkg_resources, which setuptools 80 deprecates with a
     # warning on every start (requirements.txt keeps setuptools<81, which still

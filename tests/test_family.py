@@ -181,3 +181,14 @@ def test_every_model_and_cell_learns_short_reversal(tmp_path, model, cell):
     score = train_and_score(tmp_path, "%s-%s" % (model, cell), train_pairs, test_pairs,
                             model, 3, cell, max_steps=250, epochs=100)
     assert score >= 0.6, score
+
+
+def test_unrolled_attention_at_the_default_length_differentiates():
+    """Its gradient recurses deeper than Python's default 1,000 frames
+    (RecursionError before compat raised the limit)."""
+    net = build_network(ModelConfig(model="attention"), VOCAB)  # graph only: nothing compiled
+    variables = [T.imatrix(), T.matrix(), T.imatrix(), T.imatrix(), T.matrix()]
+    config = RunConfig().data
+    loss = net.loss(*variables, n_src_steps=config.max_src_len,
+                    n_tgt_steps=config.max_tgt_len + 1)
+    assert len(T.grad(loss / variables[4].sum(), net.params)) == len(net.params)
