@@ -45,6 +45,13 @@ BATCH, LENGTH = 64, 15
 VARIANTS = {
     "compat": dict(flags="", env={}, sampled_softmax=0),
     "openmp": dict(flags="openmp=True,openmp_elemwise_minsize=20000", env={}, sampled_softmax=0),
+    # Theano's default threshold (200,000 elements): only the optimiser's
+    # elementwise ops on large parameters run in parallel, not the cells' steps.
+    "openmp200k": dict(flags="openmp=True", env={}, sampled_softmax=0),
+    # This machine's environment pins OpenBLAS to its AVX2 ("Haswell")
+    # kernels (OPENBLAS_CORETYPE=Haswell); empty lets OpenBLAS pick by CPU
+    # (AVX-512 here), as PyTorch's own libraries always do.
+    "avx512": dict(flags="", env={"OPENBLAS_CORETYPE": ""}, sampled_softmax=0),
     # Not the same math as the reference: a training-speed option (README).
     "sampled1024": dict(flags="", env={}, sampled_softmax=1024),
 }
