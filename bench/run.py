@@ -23,7 +23,9 @@ OpenBLAS, PyTorch through its intra-op threads).
     .venv/bin/python bench/run.py --profile             # Theano's profile of a step
 
 Variants (each a process with its own flags; see :data:`VARIANTS`):
-``compat`` is the package as it is; ``openmp`` adds OpenMP elementwise ops;
+``compat`` is the package as it is; ``openmp`` and ``openmp200k`` add OpenMP
+elementwise ops (above 20,000 or 200,000 elements); ``avx512`` lets OpenBLAS
+pick its kernels by CPU instead of the environment's ``OPENBLAS_CORETYPE``;
 ``sampled1024`` trains with sampled softmax over 1,024 candidate words (not
 the reference's math: its ratio is a speed-up, not a like-for-like figure).
 """
