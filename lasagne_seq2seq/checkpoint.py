@@ -77,7 +77,7 @@ def atomic_write_json(value, path):
     os.replace(tmp, path)
 
 
-def save_checkpoint(path, params, optimizer_state=(), rng_state=(), progress=None):
+def save_checkpoint(path, params, optimizer_state=(), rng_state=None, progress=None):
     """Write a checkpoint atomically.
 
     Parameters
@@ -86,15 +86,16 @@ def save_checkpoint(path, params, optimizer_state=(), rng_state=(), progress=Non
         Destination ``.npz`` file.
     params : mapping of str to array
         Parameter values by name.
-    optimizer_state, rng_state : sequences of arrays
-        The optimiser's accumulators and the dropout generators' states, in
-        the order the trainer creates them.
+    optimizer_state : sequence of arrays
+        The optimiser's accumulators, in the order the trainer creates them.
+    rng_state : mapping of str to array, optional
+        The dropout generators' states by name.
     progress : dict, optional
         JSON-serialisable training progress (step, epoch, best score, ...).
     """
     arrays = {"param/%s" % name: value for name, value in params.items()}
     arrays.update(("optimizer/%05d" % i, v) for i, v in enumerate(optimizer_state))
-    arrays.update(("rng/%05d" % i, v) for i, v in enumerate(rng_state))
+    arrays.update(("rng/%s" % name, v) for name, v in (rng_state or {}).items())
     arrays["progress"] = np.array(json.dumps(progress or {}))
     atomic_savez(path, arrays)
 
@@ -127,8 +128,8 @@ def load_checkpoint(path):
     Returns
     -------
     dict
-        ``params`` (name to array), ``optimizer`` and ``rng`` (lists of
-        arrays), ``progress`` (dict).
+        ``params`` (name to array), ``optimizer`` (list of arrays), ``rng``
+        (name to array), ``progress`` (dict).
 
     Raises
     ------
@@ -152,7 +153,7 @@ def load_checkpoint(path):
     return {
         "params": params,
         "optimizer": [arrays[k] for k in sorted(arrays) if k.startswith("optimizer/")],
-        "rng": [arrays[k] for k in sorted(arrays) if k.startswith("rng/")],
+        "rng": {k[len("rng/"):]: v for k, v in arrays.items() if k.startswith("rng/")},
         "progress": progress,
     }
 

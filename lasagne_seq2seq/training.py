@@ -98,7 +98,12 @@ class Trainer(object):
         self._train_functions = {}
         self._valid_function = None
         self._decoder = None
-        self._updates_template = None
+        self._optimizer = None
+        # Dropout's random-stream states per compiled bucket shape, and those
+        # of a resumed checkpoint for shapes not compiled yet.
+        self._dropout_states = {}
+        self._pending_dropout_states = {}
+        self._resumed_from = None
         self._batches_per_epoch = 0
         self.progress = {"step": 0, "epoch": 0, "batch": 0, "epoch_rng": None,
                          "best_valid_ppl": None, "best_step": None, "bad_validations": 0,
@@ -121,22 +126,44 @@ class Trainer(object):
         return (T.imatrix("src"), T.matrix("src_mask"), T.imatrix("tgt_in"),
                 T.imatrix("tgt_out"), T.matrix("tgt_mask"))
 
-    def _updates(self, loss_mean):
+    def _clipped_gradients(self, loss_mean):
+        """Gradients of ``loss_mean``, gated for the encoder and clipped to
+        ``max_grad_norm``, and their total norm."""
         tc = self.train_config
         params = self.trainable_params
         encoder = set(self.net.encoder_params)
         grads = T.grad(loss_mean, params)
         grads = [g * self.encoder_gate if p in encoder else g for p, g in zip(params, grads)]
         if tc.max_grad_norm:
-            grads, norm = lasagne.updates.total_norm_constraint(
-                grads, tc.max_grad_norm, return_norm=True)
-        else:
-            norm = T.sqrt(sum(T.sum(g ** 2) for g in grads))
-        if tc.optimizer == "adam":
-            updates = lasagne.updates.adam(grads, params, learning_rate=self.learning_rate)
-        else:
-            updates = lasagne.updates.adadelta(grads, params, learning_rate=self.learning_rate)
-        return updates, norm
+            return lasagne.updates.total_norm_constraint(grads, tc.max_grad_norm,
+                                                         return_norm=True)
+        return grads, T.sqrt(sum(T.sum(g ** 2) for g in grads))
+
+    def _optimizer_updates(self):
+        """The optimiser's updates, built once on placeholder gradients.
+
+        Every bucket's training function substitutes its own gradients for
+        the placeholders (``givens``), so all of them share one set of
+        accumulators without cloning any graph (Theano's compiler copies the
+        graph once anyway). Cloning each update expression instead copied the
+        whole forward and backward graph once per update, which took the
+        attention model's second bucket 736 s to compile.
+
+        Returns
+        -------
+        placeholders : list of TensorVariable
+            One gradient per trainable parameter.
+        updates : OrderedDict
+            Parameters and accumulators to their new values.
+        """
+        if self._optimizer is None:
+            params = self.trainable_params
+            placeholders = [p.type("grad_%s" % p.name) for p in params]
+            update = (lasagne.updates.adam if self.train_config.optimizer == "adam"
+                      else lasagne.updates.adadelta)
+            self._optimizer = placeholders, update(placeholders, params,
+                                                   learning_rate=self.learning_rate)
+        return self._optimizer
 
     def train_function(self, shape):
         """The training step for one bucket shape (compiled on first use).
@@ -150,26 +177,36 @@ class Trainer(object):
         batch = self._symbolic_batch()
         memory = self._memory_input()
         n_src, n_tgt = shape if shape is not None else (None, None)
+        dropout_states = set(self._rng_state_variables())
         # penalty: the norm-stabiliser term (zero unless --norm-stabilizer).
         loss_sum, penalty, new_memory = self.net.loss_terms(
             *batch, deterministic=False, n_src_steps=n_src, n_tgt_steps=n_tgt, memory=memory,
             candidates=self.candidates)
         num_tokens = batch[4].sum()
-        updates, norm = self._updates(loss_sum / num_tokens + penalty)
-        if self._updates_template is None:
-            self._updates_template = updates
-        else:  # point the new graph at the accumulators the first one made
-            replace = dict(zip(updates.keys(), self._updates_template.keys()))
-            updates = [(replace.get(var, var), theano.clone(expr, replace=replace))
-                       for var, expr in updates.items()]
+        grads, norm = self._clipped_gradients(loss_sum / num_tokens + penalty)
+        placeholders, updates = self._optimizer_updates()
         inputs, outputs = list(batch), [loss_sum, num_tokens, norm]
         if memory is not None:  # multi-turn: the encoder state goes in and comes out
             inputs.append(memory)
             outputs.append(new_memory)
         # on_unused_input: an lm network never reads the source side.
         function = theano.function(inputs, outputs, updates=updates,
+                                   givens=list(zip(placeholders, grads)),
                                    name="train_%s" % (shape,), on_unused_input="ignore")
         self._train_functions[shape] = function
+        # This graph's dropout layers drew random streams of their own: they
+        # are saved under its shape, and restored if the resumed run had them.
+        self._dropout_states[shape] = [v for v in self._rng_state_variables()
+                                       if v not in dropout_states]
+        saved = self._pending_dropout_states.pop(shape, None)
+        if saved is not None:
+            if len(saved) != len(self._dropout_states[shape]):
+                raise Seq2SeqError("%s has %d dropout streams for %s, this run has %d: resume "
+                                   "with the same --dropout and --word-dropout"
+                                   % (self._resumed_from, len(saved), shape,
+                                      len(self._dropout_states[shape])))
+            for variable, value in zip(self._dropout_states[shape], saved):
+                variable.set_value(value)
         self.log("compiled the training step for %s in %.0f s"
                  % ("%dx%d steps" % shape if shape else "any length", time.time() - started))
         return function
@@ -204,42 +241,49 @@ class Trainer(object):
 
     # ----------------------------------------------------------------- state
     def optimizer_state(self):
-        """The optimiser's accumulators (compile a training step first)."""
-        if self._updates_template is None:
-            self.train_function(self._first_shape())
+        """The optimiser's accumulators."""
         params = set(self.net.params)
-        return [var for var in self._updates_template if var not in params]
+        return [var for var in self._optimizer_updates()[1] if var not in params]
 
     def _rng_state_variables(self):
         layers = get_all_layers(self.net.l_logits)
         return [var for layer in layers if isinstance(layer, DropoutLayer)
                 for var, *_ in layer._srng.state_updates]
 
-    def _first_shape(self):
-        if not self.buckets:
-            return None
-        src_len, tgt_len = self.buckets[-1]
-        return (src_len, tgt_len + 1)
+    def _dropout_state_values(self):
+        """The dropout streams' states by name: the bucket shape, then the
+        stream's position in that bucket's graph (``15x16/00000``)."""
+        return {"%s/%05d" % ("%dx%d" % shape if shape else "any", i): variable.get_value()
+                for shape, variables in self._dropout_states.items()
+                for i, variable in enumerate(variables)}
 
     def save(self, which="last"):
         """Write ``last.npz`` (or ``best.npz``) atomically."""
         save_checkpoint(self.run.checkpoint(which), self.net.param_values(),
                         [v.get_value() for v in self.optimizer_state()],
-                        [v.get_value() for v in self._rng_state_variables()],
-                        self.progress)
+                        self._dropout_state_values(), self.progress)
 
     def resume(self, path):
-        """Restore parameters, optimiser, generators and progress from a checkpoint."""
+        """Restore parameters, optimiser, generators and progress from a checkpoint.
+
+        A bucket's dropout streams are restored when its training step is
+        compiled (its graph creates them).
+        """
         checkpoint = load_checkpoint(path)
         self.net.set_param_values(checkpoint["params"], source=path)
-        for holder, values, what in ((self.optimizer_state(), checkpoint["optimizer"], "optimiser"),
-                                     (self._rng_state_variables(), checkpoint["rng"], "dropout RNG")):
-            if len(holder) != len(values):
-                raise Seq2SeqError("%s has %d %s arrays, this run needs %d: resume with the "
-                                   "same --optimizer and --dropout" % (path, len(values), what,
-                                                                      len(holder)))
-            for variable, value in zip(holder, values):
-                variable.set_value(value)
+        holder, values = self.optimizer_state(), checkpoint["optimizer"]
+        if len(holder) != len(values):
+            raise Seq2SeqError("%s has %d optimiser arrays, this run needs %d: resume with the "
+                               "same --optimizer" % (path, len(values), len(holder)))
+        for variable, value in zip(holder, values):
+            variable.set_value(value)
+        pending = {}
+        for name in sorted(checkpoint["rng"]):
+            shape = name.split("/")[0]
+            shape = None if shape == "any" else tuple(int(n) for n in shape.split("x"))
+            pending.setdefault(shape, []).append(checkpoint["rng"][name])
+        self._pending_dropout_states = pending
+        self._resumed_from = path
         self.progress.update(checkpoint["progress"])
         self.log("resumed from %s at step %d (epoch %d, batch %d)"
                  % (path, self.progress["step"], self.progress["epoch"] + 1, self.progress["batch"]))

@@ -32,7 +32,7 @@ def run_dir(tmp_path_factory):
     run = RunDir(str(tmp_path_factory.mktemp("runs") / "tiny"))
     run.create(config, vocab)
     save_checkpoint(run.checkpoint("best"), net.param_values(),
-                    optimizer_state=[np.ones(7, "float32")], rng_state=[np.arange(3)],
+                    optimizer_state=[np.ones(7, "float32")], rng_state={"any/00000": np.arange(3)},
                     progress={"step": 12})
     return run.path
 

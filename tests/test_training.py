@@ -61,6 +61,30 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path):
                                    err_msg=name)
 
 
+def test_resume_with_two_buckets_and_dropout_continues_exactly(tmp_path):
+    # Each bucket's graph draws dropout streams of its own: all of them are
+    # saved by shape and restored when the resumed run compiles that shape.
+    def config(max_steps):
+        config = small_config(max_steps=max_steps)
+        config.data.corpus = str(TOY / "train" / "movie_lines_cleaned_10k.txt")
+        config.data.pairing, config.data.max_pairs, config.data.vocab_size = "consecutive", 200, 300
+        config.data.max_src_len = config.data.max_tgt_len = 8
+        config.train.buckets, config.train.batch_size = 2, 8
+        return config
+    straight, halves = str(tmp_path / "straight"), str(tmp_path / "halves")
+    train_run(config(10), straight, progress_bar=False, log=quiet)
+    train_run(config(4), halves, progress_bar=False, log=quiet)
+    assert {name.split("/")[0] for name in load_checkpoint(
+        RunDir(halves).checkpoint("last"))["rng"]} == {"4x5", "8x9"}
+    train_run(config(10), halves, resume=True, progress_bar=False, log=quiet)
+    a = load_checkpoint(RunDir(straight).checkpoint("last"))
+    b = load_checkpoint(RunDir(halves).checkpoint("last"))
+    assert a["progress"]["step"] == b["progress"]["step"] == 10
+    for name, value in a["params"].items():
+        np.testing.assert_allclose(b["params"][name], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
 def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
     run_dir = str(tmp_path / "run")
     train_run(small_config(max_steps=2), run_dir, progress_bar=False, log=quiet)
