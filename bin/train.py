@@ -65,6 +65,9 @@ FLAGS = [
     ("--buckets", "train", "buckets", int, "number of length buckets"),
     ("--embeddings", "train", "embeddings", str,
      "initialise embeddings from vectors: a file, or 'word2vec' to train them on the corpus"),
+    ("--embeddings-init", "train", "embeddings_init", str,
+     "how vocabulary rows without a vector start: random (normal noise with the vectors' "
+     "spread, default), zero, or mean (the mean vector); <pad> is always zero"),
     ("--freeze-embeddings", "train", "freeze_embeddings", bool, "keep the embeddings fixed"),
     ("--init-encoder", "train", "init_encoder", str, "warm start: copy the encoder of this run dir"),
     ("--freeze-encoder-epochs", "train", "freeze_encoder_epochs", int,

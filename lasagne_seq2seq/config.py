@@ -15,7 +15,7 @@ from .errors import Seq2SeqError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "PRESETS",
            "MODELS", "OPTIMIZERS", "CELL_NAMES", "ATTENTION_SCORES", "NORM_STABILIZED",
-           "preset", "save_config", "load_config"]
+           "EMBEDDING_INITS", "preset", "save_config", "load_config"]
 
 #: Architectures: whether the thought vector initialises the decoder's state
 #: (``state``) and whether it is fed to every decoder step (``peek``).
@@ -34,6 +34,8 @@ OPTIMIZERS = ("adam", "adadelta")
 CELL_NAMES = ("lstm", "gru", "jzs1", "jzs2", "jzs3", "irnn")  # lasagne_seq2seq.cells.CELLS
 ATTENTION_SCORES = ("additive", "general")
 NORM_STABILIZED = ("hidden", "logits", "both")
+#: How vocabulary rows without a pretrained vector start (lasagne_seq2seq.embeddings).
+EMBEDDING_INITS = ("random", "zero", "mean")
 
 
 @dataclass
@@ -112,6 +114,8 @@ class TrainConfig:
     buckets: int = 2
     unroll: bool = True
     embeddings: Optional[str] = None
+    # How rows without a pretrained vector start: one of EMBEDDING_INITS.
+    embeddings_init: str = "random"
     freeze_embeddings: bool = False
     init_encoder: Optional[str] = None
     freeze_encoder_epochs: int = 0
@@ -145,6 +149,8 @@ class RunConfig:
             (d.vocab_size > 4, "--vocab-size must leave room for the 4 special tokens"),
             (d.max_src_len > 0 and d.max_tgt_len > 0, "--max-len must be positive"),
             (t.buckets > 0, "--buckets must be at least 1"),
+            (t.embeddings_init in EMBEDDING_INITS,
+             "--embeddings-init must be one of %s" % ", ".join(EMBEDDING_INITS)),
             (0 <= t.sampled_softmax < d.vocab_size,
              "--sampled-softmax must be between 0 (off) and the vocabulary size"),
         ]

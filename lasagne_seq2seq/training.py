@@ -524,7 +524,8 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
         corpus_tokens = [dataset.vocab.decode(ids) for ids in dataset.train.src + dataset.train.tgt]
         embedding_matrix, report = resolve_embeddings(
             config.train.embeddings, dataset.vocab, token_lists=corpus_tokens,
-            dim=config.model.embedding_size, seed=config.train.seed, progress=progress_bar)
+            dim=config.model.embedding_size, init=config.train.embeddings_init,
+            seed=config.train.seed, progress=progress_bar)
         log(report.summary())
     # Lasagne draws initial weights and dropout seeds from its global generator
     # when layers are built: seed it here so a run does not depend on what ran
