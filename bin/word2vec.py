@@ -20,6 +20,8 @@ def parse_args(argv):
     parser.add_argument("--corpus", default="chitchat",
                         help="corpus name (chitchat, shakespeare) or path (default chitchat)")
     parser.add_argument("--format", default="auto", help="corpus format (default auto)")
+    parser.add_argument("--encoding", default="utf-8",
+                        help="corpus text encoding (default utf-8; e.g. latin-1)")
     parser.add_argument("--tokenizer", default="default",
                         help="default or classic: use the one the model is trained with")
     parser.add_argument("--dim", type=int, default=128, help="vector size (default 128)")
@@ -45,7 +47,7 @@ def train(args):
     from lasagne_seq2seq.embeddings import EMBEDDINGS_DIR, save_vectors, train_word2vec
     from lasagne_seq2seq.text import tokenize
     started = time.time()
-    conversations = load_conversations(args.corpus, fmt=args.format)
+    conversations = load_conversations(args.corpus, fmt=args.format, encoding=args.encoding)
     token_lists = [tokenize(utterance, args.tokenizer)
                    for conversation in conversations for utterance in conversation]
     print("%s: %d utterances, %d tokens (read in %.1f s)" % (

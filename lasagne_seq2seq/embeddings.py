@@ -263,6 +263,11 @@ def _read_keyedvectors(path):
     from gensim.models import KeyedVectors
     try:
         loaded = KeyedVectors.load(path)
+    except FileNotFoundError as error:
+        # gensim's save() keeps large arrays in sidecar files beside the .kv.
+        raise Seq2SeqError("%s needs its array file %s, which is missing: copy it from where "
+                           "the .kv was saved (they go together), or save the vectors as one "
+                           "file with bin/word2vec.py" % (path, error.filename))
     except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError,
             IndexError, KeyError) as error:
         raise Seq2SeqError("%s is not a gensim KeyedVectors file (%s): make it again with "

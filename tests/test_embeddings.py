@@ -125,6 +125,16 @@ def test_a_text_file_given_as_a_binary_format_is_an_error(fmt, tmp_path):
     assert str(path) in one_line_error(load_vectors, path, fmt)
 
 
+def test_keyedvectors_without_their_array_file_name_it(vectors, tmp_path):
+    path = tmp_path / "vectors.kv"
+    vectors.save(str(path), sep_limit=0)        # gensim's default for large arrays
+    sidecar = tmp_path / "vectors.kv.vectors.npy"
+    assert load_vectors(path).index_to_key == WORDS
+    sidecar.unlink()
+    message = one_line_error(load_vectors, path)
+    assert str(path) in message and str(sidecar) in message and "missing" in message
+
+
 def make_vocab(tokens, counts=None):
     return Vocabulary(list(SPECIALS) + tokens, counts)
 
@@ -196,6 +206,49 @@ def test_no_covered_token_and_unknown_init_are_errors(vectors):
                                          source="other.txt")
     assert "uniform" in one_line_error(embedding_matrix, make_vocab(["hello"]), vectors,
                                        init="uniform")
+
+
+class _NetworkBuilt(Exception):
+    """Stops train_run once the embedding matrix reaches the network."""
+
+
+@pytest.mark.parametrize("init", ["random", "zero", "mean"])
+def test_embeddings_init_flag_reaches_the_network_config_and_log(init, vectors, tmp_path,
+                                                                 monkeypatch):
+    from lasagne_seq2seq import models
+    from lasagne_seq2seq.config import load_config, save_config
+    from lasagne_seq2seq.training import train_run
+    glove = write_vectors(vectors, "glove", tmp_path / "glove.txt")
+    corpus = write_text(tmp_path / "talk.tsv", "hello world\tcat dog\n"
+                                               "paris unseen\thouse other\n" * 20)
+    config = load_script("train").build_config(load_script("train").parse_args(
+        ["--corpus", str(corpus), "--format", "tsv", "--tokenizer", "classic",
+         "--embedding-size", "8", "--embeddings", str(glove), "--embeddings-init", init]))
+    save_config(config, str(tmp_path / "config.json"))
+    assert load_config(str(tmp_path / "config.json")).train.embeddings_init == init
+    built = {}
+
+    def build_network(model_config, vocab_size, embedding_matrix=None):
+        built["matrix"] = embedding_matrix
+        raise _NetworkBuilt()
+
+    monkeypatch.setattr(models, "build_network", build_network)
+    lines = []
+    with pytest.raises(_NetworkBuilt):
+        train_run(config, str(tmp_path / "run"), progress_bar=False, log=lines.append)
+    assert any("uncovered rows initialised %s (<pad> zero)" % init in line for line in lines)
+    matrix = built["matrix"]
+    # 4 specials and 8 words; the 6 words of WORDS have vectors, <pad> is zero.
+    covered = np.array([any(np.allclose(row, vector) for vector in vectors.vectors)
+                        for row in matrix])
+    assert matrix.shape == (12, 8) and covered.sum() == 6 and not matrix[PAD_ID].any()
+    uncovered = matrix[1:][~covered[1:]]
+    if init == "random":    # distinct rows with the vectors' spread
+        assert len(np.unique(uncovered, axis=0)) == 5
+        assert uncovered.std() == pytest.approx(vectors.vectors.std(), rel=0.5)
+    else:
+        expected = np.zeros(8) if init == "zero" else vectors.vectors.mean(axis=0)
+        np.testing.assert_allclose(uncovered, np.tile(expected, (5, 1)), rtol=1e-5, atol=1e-6)
 
 
 def test_resolve_embeddings_loads_a_path(vectors, tmp_path):
@@ -284,6 +337,19 @@ def test_word2vec_script_trains_saves_and_explores(tmp_path, capsys):
     assert load_vectors(out).vector_size == 8
     message = one_line_error(script.main, ["--vectors", str(out), "--similar", "you", "qwerty"])
     assert "'qwerty'" in message and "you:" in capsys.readouterr().out
+
+
+def test_word2vec_script_reads_other_encodings_as_its_hint_says(tmp_path, capsys):
+    corpus = tmp_path / "latin.txt"
+    corpus.write_bytes("caf\xe9 au lait\nun caf\xe9\n\n".encode("latin-1") * 30)
+    out = tmp_path / "latin.kv"
+    args = ["--corpus", str(corpus), "--dim", "8", "--workers", "1", "--min-count", "1",
+            "--out", str(out)]
+    script = load_script("word2vec")
+    assert "--encoding latin-1" in one_line_error(script.main, args)
+    assert script.main(args + ["--encoding", "latin-1", "--similar", "caf\xe9"]) == 0
+    assert "caf\xe9" in load_vectors(out).key_to_index
+    assert "caf\xe9:" in capsys.readouterr().out
 
 
 def test_shuffled_control_deals_the_same_vectors_to_other_words(vectors, tmp_path):
