@@ -4,6 +4,9 @@
 Prints per-token perplexity, corpus BLEU (smoothed, up to 4-grams), distinct-1/2, mean
 reply length and the share of the most frequent reply as a table, and writes
 them (with a few example replies) as JSON, by default RUN_DIR/evaluation.json.
+A multi-turn run (bin/train.py --remember-state) is evaluated conversation by
+conversation, the encoder state carried from exchange to exchange as in its
+training (--zero-memory: from zeros at every exchange).
 
 Examples:
   python bin/evaluate.py runs/default
@@ -47,6 +50,10 @@ def parse_args(argv):
                         help="where to write the results (default RUN_DIR/evaluation.json)")
     parser.add_argument("--lm", metavar="RUN_DIR", help="language model for --antilm-lambda")
     parser.add_argument("--backward", metavar="RUN_DIR", help="backward model for --mmi-bidi-lambda")
+    parser.add_argument("--zero-memory", action="store_true",
+                        help="a --remember-state run: start every exchange's encoder from zeros "
+                             "instead of carrying the state through each conversation (the "
+                             "default, as training validates), to measure what the memory adds")
     parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
     add_decoding_flags(parser)
     return parser.parse_args(argv)
@@ -62,7 +69,8 @@ def main(argv):
     from lasagne_seq2seq.evaluation import evaluate_run, format_table
     results = evaluate_run(args.run_dir, pairs=args.pairs, options=options, which=args.checkpoint,
                            max_pairs=args.max_pairs or None, fmt=args.format, lm_dir=args.lm,
-                           backward_dir=args.backward)
+                           backward_dir=args.backward,
+                           carry_state=False if args.zero_memory else None)
     print(format_table(results))
     path = args.json or os.path.join(args.run_dir, "evaluation.json")
     atomic_write_json(results, path)

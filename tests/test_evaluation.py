@@ -154,3 +154,117 @@ def test_bin_evaluate_rejects_bad_decoding_flags_in_one_line(tmp_path):
     assert process.returncode == 2
     assert process.stderr.startswith("error: --temperature must be > 0")
     assert len(process.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------- multi-turn models
+@pytest.fixture(scope="module")
+def multiturn_run(tmp_path_factory):
+    """A v1 run trained with --remember-state on tests/test_multiturn.py's
+    task (each reply names the question's word and the previous question's),
+    with a test split of its own conversations, and its dataset."""
+    import numpy as np
+    from lasagne_seq2seq.data import build_dataset
+    from lasagne_seq2seq.training import train_run
+    from test_multiturn import conversations, multiturn_config, write_script
+    root = tmp_path_factory.mktemp("multiturn")
+    corpus = root / "chats.txt"
+    write_script(corpus, conversations(np.random.RandomState(0), 700))
+    config = multiturn_config(corpus, remember_state=True)
+    config.data.test_fraction = 0.1
+    run_dir = str(root / "carry")
+    train_run(config, run_dir, progress_bar=False, log=lambda line: None)
+    d = config.data
+    dataset = build_dataset(d.corpus, fmt=d.format, tokenizer=d.tokenizer, pairing=d.pairing,
+                            vocab_size=d.vocab_size, max_src_len=d.max_src_len,
+                            max_tgt_len=d.max_tgt_len, valid_fraction=d.valid_fraction,
+                            test_fraction=d.test_fraction, seed=config.train.seed)
+    return run_dir, dataset
+
+
+def test_a_multiturn_model_is_evaluated_carrying_its_state(multiturn_run):
+    from lasagne_seq2seq.checkpoint import RunDir, load_checkpoint, load_model
+    from lasagne_seq2seq.evaluation import perplexity_of
+    run_dir, dataset = multiturn_run
+    config, vocab, net = load_model(run_dir)
+    # On the validation split, exactly what training measured for best.npz.
+    best = load_checkpoint(RunDir(run_dir).checkpoint("best"))["progress"]["best_valid_ppl"]
+    validation = perplexity_of(net, dataset.valid, carry_state=True)[0]
+    assert validation == pytest.approx(best, rel=1e-4)
+    carried = evaluate_run(run_dir)
+    zeros = evaluate_run(run_dir, carry_state=False)
+    print("test ppl carrying %.3f (validation %.3f), zeros %.3f; BLEU %.3f vs %.3f"
+          % (carried["perplexity"], validation, zeros["perplexity"], carried["bleu"],
+             zeros["bleu"]))
+    assert carried["pairs"] == zeros["pairs"] == len(dataset.test) > 50
+    assert carried["carried_state"] and not zeros["carried_state"]
+    assert carried["conversations"] == len(set(dataset.test.conversation)) > 5
+    # The previous word is a 1-in-12 guess without the state.
+    assert carried["perplexity"] == pytest.approx(validation, abs=0.15)
+    assert carried["perplexity"] < 1.25 and zeros["perplexity"] > 1.6
+    assert carried["bleu"] > 0.9 > zeros["bleu"] + 0.2
+    assert "carried through each of %d conversations" % carried["conversations"] \
+        in format_table(carried)
+    assert "zeros at every exchange" in format_table(zeros)
+
+
+def test_evaluation_replies_are_those_of_a_remembering_conversation(multiturn_run):
+    """decode_conversations, many conversations side by side, replies as
+    Conversation (bin/test.py --interactive --remember) does one at a time."""
+    from lasagne_seq2seq.checkpoint import load_model
+    from lasagne_seq2seq.decoding import Decoder
+    from lasagne_seq2seq.evaluation import decode_conversations
+    from lasagne_seq2seq.multiturn import conversations_of
+    run_dir, dataset = multiturn_run
+    config, vocab, net = load_model(run_dir)
+    decoder = Decoder(net, vocab, config)
+    pairs = dataset.test
+    batched = decode_conversations(decoder, pairs, DecodeOptions(), batch_size=4)
+    chat = decoder.start_conversation(remember=True)
+    one_by_one = [None] * len(pairs)
+    for conversation in conversations_of(pairs)[:6]:
+        chat.reset()
+        for index in conversation:
+            one_by_one[index] = chat.reply(" ".join(vocab.decode(pairs.src[index]))).tokens
+    compared = [i for i, reply in enumerate(one_by_one) if reply is not None]
+    assert len(compared) >= 20
+    assert [batched[i] for i in compared] == [one_by_one[i] for i in compared]
+    right = [batched[i] == vocab.decode(pairs.tgt[i]) for i in range(len(pairs))]
+    assert sum(right) >= 0.9 * len(pairs)
+
+
+def test_bin_evaluate_says_whether_it_carried_the_state(multiturn_run, tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("evaluate", REPO / "bin" / "evaluate.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    run_dir, _ = multiturn_run
+    for flags, line in (([], "carried through each of"), (["--zero-memory"], "zeros at every")):
+        out = tmp_path / "results.json"
+        assert script.main([run_dir, "--max-pairs", "30", "--json", str(out)] + flags) == 0
+        assert line in capsys.readouterr().out
+        assert json.loads(out.read_text())["carried_state"] == (not flags)
+
+
+@needs_toy
+def test_evaluate_works_on_an_attention_model(v1_reverse, tmp_path):
+    """An untrained bidirectional attention network (nothing to train: the
+    point is that evaluation compiles and scores it) on the reversal data."""
+    from lasagne_seq2seq.checkpoint import RunDir, save_checkpoint
+    from lasagne_seq2seq.models import build_network
+    run_dir = tmp_path / "attention"
+    shutil.copytree(v1_reverse, run_dir)
+    run = RunDir(str(run_dir))
+    config = run.load_config()
+    config.model.model, config.model.hidden_size, config.model.embedding_size = \
+        "attention", 16, 16
+    save_config(config, run.config)
+    vocab = run.load_vocab()
+    net = build_network(config.model, len(vocab))
+    for which in ("best", "last"):
+        save_checkpoint(run.checkpoint(which), net.param_values())
+    results = evaluate_run(str(run_dir), pairs=TOY_TEST, fmt="plain", max_pairs=10,
+                           options=DecodeOptions(strategy="beam", beam=2))
+    assert results["pairs"] == 10 and len(results["examples"]) == 5
+    # Near-uniform next-word guesses over the vocabulary: perplexity near its size.
+    assert len(vocab) / 2 < results["perplexity"] < 2 * len(vocab)
+    assert not results["carried_state"] and "encoder state" not in format_table(results)
