@@ -7,7 +7,9 @@ a model can be decoded without remembering how it was trained.
 """
 import dataclasses
 import json
+import math
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -15,7 +17,7 @@ from .errors import Seq2SeqError
 
 __all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "PRESETS",
            "MODELS", "OPTIMIZERS", "CELL_NAMES", "ATTENTION_SCORES", "NORM_STABILIZED",
-           "EMBEDDING_INITS", "preset", "save_config", "load_config"]
+           "EMBEDDING_INITS", "SECTIONS", "preset", "save_config", "load_config"]
 
 #: Architectures: whether the thought vector initialises the decoder's state
 #: (``state``) and whether it is fed to every decoder step (``peek``).
@@ -121,6 +123,45 @@ class TrainConfig:
     freeze_encoder_epochs: int = 0
 
 
+#: How errors name the types of config fields.
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
+
+
+def _describe(value):
+    """A JSON value as an error names it: its JSON type, then the value."""
+    if value is None:
+        return "null"
+    kind = {bool: "the boolean", int: "the number", float: "the number", str: "the string",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    shown = json.dumps(value)
+    return "%s %s" % (kind, shown if len(shown) <= 40 else shown[:37] + "...")
+
+
+def _checked_value(value, spec, where):
+    """``value`` if it suits the dataclass field ``spec`` (an int also suits
+    a float field, and becomes a float), else a :class:`Seq2SeqError`
+    starting with ``where``."""
+    args = typing.get_args(spec.type)  # Optional[X] is Union[X, None]
+    kind = next(arg for arg in args if arg is not type(None)) if args else spec.type
+    if value is None and args:
+        return value
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is float:  # an int is a number too; bool is an int in Python, not here
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+    if not ok:
+        expected = _TYPE_NAMES[kind]
+        if args:
+            expected = expected.replace(" or ", ", ") + " or null"
+        raise Seq2SeqError("%s must be %s, not %s: write e.g. %s (the default), or retrain"
+                           % (where, expected, _describe(value), json.dumps(spec.default)))
+    return value
+
+
 @dataclass
 class RunConfig:
     """Everything a run needs; saved as ``config.json`` in the run directory."""
@@ -164,18 +205,50 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values, source="config"):
-        """Build from a dict, naming unknown keys (a config from another version)."""
+        """Build from a dict (parsed JSON), checking every section and value.
+
+        Parameters
+        ----------
+        values : dict
+            ``{"data": {...}, "model": {...}, "train": {...}}``; a missing
+            section or setting takes its default.
+        source : str
+            The file the dict was read from, named in errors.
+
+        Raises
+        ------
+        Seq2SeqError
+            Naming ``source``, the field and the fix, for an unknown section
+            or setting (a config from another version), a section that is not
+            an object, or a value of the wrong type.
+        """
+        if not isinstance(values, dict):
+            raise Seq2SeqError("%s must hold a JSON object with data, model and train sections, "
+                               "not %s: restore it or retrain" % (source, _describe(values)))
+        unknown = sorted(set(values) - set(SECTIONS))
+        if unknown:
+            raise Seq2SeqError("%s: unknown sections %s (written by another version?)"
+                               % (source, ", ".join(unknown)))
         sections = {}
-        for name, section_type in (("data", DataConfig), ("model", ModelConfig),
-                                   ("train", TrainConfig)):
-            given = dict(values.get(name, {}))
-            known = {f.name for f in dataclasses.fields(section_type)}
-            unknown = sorted(set(given) - known)
+        for name, section_type in SECTIONS.items():
+            given = values.get(name, {})
+            if not isinstance(given, dict):
+                raise Seq2SeqError("%s: %r must be an object of %s settings, not %s: restore "
+                                   "it, or write {} for the defaults"
+                                   % (source, name, name, _describe(given)))
+            fields = {f.name: f for f in dataclasses.fields(section_type)}
+            unknown = sorted(set(given) - set(fields))
             if unknown:
                 raise Seq2SeqError("%s: unknown %s settings %s (written by another version?)"
                                    % (source, name, ", ".join(unknown)))
-            sections[name] = section_type(**given)
+            sections[name] = section_type(**{
+                key: _checked_value(value, fields[key], "%s: %s.%s" % (source, name, key))
+                for key, value in given.items()})
         return cls(**sections)
+
+
+#: The sections of a :class:`RunConfig`, by name.
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
 #: Named starting points; command-line flags override them.

@@ -51,3 +51,37 @@ def test_broken_config_files_name_the_file(tmp_path):
     path.write_text(json.dumps({"model": {"hidden": 3}}))
     with pytest.raises(Seq2SeqError, match="unknown model settings hidden"):
         load_config(str(path))
+
+
+@pytest.mark.parametrize("values, message", [
+    ([], r"must hold a JSON object with data, model and train sections, not an array"),
+    ({"modle": {}}, r"unknown sections modle"),
+    ({"model": None}, r"'model' must be an object of model settings, not null: .* write \{\}"),
+    ({"train": [1]}, r"'train' must be an object of train settings, not an array \[1\]"),
+    ({"model": {"hidden_size": "256"}},
+     r'model.hidden_size must be an integer, not the string "256": write e.g. 256 \(the default\)'),
+    ({"model": {"hidden_size": 256.5}}, r"model.hidden_size must be an integer, not the number"),
+    ({"model": {"hidden_size": True}}, r"model.hidden_size must be an integer, not the boolean"),
+    ({"model": {"dropout": "0.1"}}, r"model.dropout must be a finite number"),
+    ({"train": {"learning_rate": float("nan")}}, r"train.learning_rate must be a finite number"),
+    ({"model": {"reverse_source": 1}}, r"model.reverse_source must be true or false, not the "
+                                       r"number 1: write e.g. true"),
+    ({"model": {"peek": "yes"}}, r"model.peek must be true, false or null"),
+    ({"data": {"corpus": None}}, r'data.corpus must be a string, not null: write e.g. "chitchat"'),
+    ({"data": {"max_pairs": "10"}}, r"data.max_pairs must be an integer or null"),
+])
+def test_wrong_types_name_the_file_the_field_and_the_fix(tmp_path, values, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(values))
+    with pytest.raises(Seq2SeqError, match=message) as error:
+        load_config(str(path))
+    assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
+
+
+def test_numbers_for_float_fields_and_nulls_for_optional_ones_are_accepted(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"train": {"learning_rate": 1, "embeddings": None},
+                                "data": {"max_pairs": None}, "model": {"peek": False}}))
+    config = load_config(str(path))
+    assert config.train.learning_rate == 1.0 and isinstance(config.train.learning_rate, float)
+    assert (config.train.embeddings, config.data.max_pairs, config.model.peek) == (None, None, False)
