@@ -63,17 +63,26 @@ def corpus_path(name):
     return DATA_DIR / ("%s.txt" % name)
 
 
-def _read_lines(path, encoding):
-    """The lines of a text file, with one-line errors for every bad input."""
+def _read_bytes(path, size=-1):
+    """The first ``size`` bytes of a corpus file (all by default), with
+    one-line errors for a file that cannot be read."""
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            return handle.read(size)
     except FileNotFoundError:
         raise Seq2SeqError("corpus file %s not found: check the path (or run `bash setup.sh` "
                            "for the prepared corpora)" % path)
     except IsADirectoryError:
         raise Seq2SeqError("%s is a directory: pass a file, or --format cornell for the "
                            "Cornell corpus folder" % path)
+    except OSError as error:  # no read permission, an unreadable disk, ...
+        raise Seq2SeqError("corpus file %s cannot be read (%s): check its permissions "
+                           "(chmod a+r %s)" % (path, error.strerror or error, path))
+
+
+def _read_lines(path, encoding):
+    """The lines of a text file, with one-line errors for every bad input."""
+    raw = _read_bytes(path)
     if not raw.strip():
         raise Seq2SeqError("corpus file %s is empty: give a file with one utterance per line"
                            % path)
@@ -179,9 +188,13 @@ def _read_cornell(path, encoding):
         fields = line.split(CORNELL_SEPARATOR)
         try:
             line_ids = ast.literal_eval(fields[-1].strip())
-        except (ValueError, SyntaxError):
-            raise Seq2SeqError("%s line %d: the last field must be a list of line ids"
-                               % (conversations_path, number))
+        except (ValueError, SyntaxError, TypeError):  # TypeError: {[1]: 2}
+            line_ids = None
+        # A number, a string or a list of lists parses too, but is no list of ids.
+        if not (isinstance(line_ids, list) and all(isinstance(i, str) for i in line_ids)):
+            raise Seq2SeqError("%s line %d: the last field must be a list of line ids such as "
+                               "['L194', 'L195'], found %s"
+                               % (conversations_path, number, fields[-1].strip()[:40]))
         missing = [i for i in line_ids if i not in utterances]
         if missing:
             raise Seq2SeqError("%s line %d: line id %s is not in movie_lines.txt"
@@ -195,8 +208,7 @@ def _detect_format(path):
         return "cornell"
     if str(path).endswith(".tsv"):
         return "tsv"
-    with open(path, "rb") as handle:
-        head = handle.read(1 << 20)
+    head = _read_bytes(path, 1 << 20)
     # A blank line between non-blank ones marks conversations: script format.
     return "script" if re.search(rb"\S[ \t\r]*\n\s*\n\s*\S", head) else "plain"
 

@@ -1,5 +1,6 @@
 """Every corpus format on real files, the prepared corpora, and every error."""
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -158,6 +159,44 @@ def test_cornell_errors_name_the_file_and_line(tmp_path):
     (tmp_path / "movie_conversations.txt").unlink()
     with pytest.raises(Seq2SeqError, match="movie_conversations.txt not found"):
         load_conversations(str(tmp_path), fmt="cornell")
+
+
+@pytest.mark.parametrize("ids", ["42", "'L1'", "[['L1', 'L2']]", "{['L1']: 1}", "[L1, L2"])
+def test_a_cornell_ids_field_that_is_not_a_list_of_ids_names_file_and_line(tmp_path, ids):
+    write_cornell(tmp_path)
+    sep = " +++$+++ "
+    (tmp_path / "movie_conversations.txt").write_text(
+        "u0%su1%sm0%s['L1', 'L2']\nu0%su1%sm0%s%s\n" % (sep, sep, sep, sep, sep, sep, ids))
+    with pytest.raises(Seq2SeqError, match=r"movie_conversations.txt line 2: the last field "
+                       r"must be a list of line ids such as \['L194', 'L195'\], found ") as error:
+        load_conversations(str(tmp_path))
+    assert str(error.value).endswith(ids) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("fmt", ["auto", "script", "tsv"])
+def test_a_corpus_without_read_permission_is_a_one_line_error(tmp_path, monkeypatch, fmt):
+    # Root reads a chmod 000 file anyway: the refusal is simulated.
+    path = tmp_path / "corpus.txt"
+    path.write_text("hi\nhello\n")
+    real_open = open
+
+    def refusing_open(name, *args, **kwargs):
+        if str(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr(corpora, "open", refusing_open, raising=False)
+    with pytest.raises(Seq2SeqError, match=r"corpus file .*corpus.txt cannot be read "
+                       r"\(Permission denied\): check its permissions \(chmod a\+r "):
+        load_conversations(str(path), fmt=fmt)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
+def test_a_chmod_000_corpus_is_a_one_line_error(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("hi\nhello\n")
+    path.chmod(0)
+    with pytest.raises(Seq2SeqError, match="cannot be read \\(Permission denied\\)"):
+        load_conversations(str(path))
 
 
 def test_an_empty_cornell_line_splits_its_conversation(tmp_path):
