@@ -289,13 +289,28 @@ class Trainer(object):
                  % (path, self.progress["step"], self.progress["epoch"] + 1, self.progress["batch"]))
 
     def warm_start_encoder(self, run_dir):
-        """Copy a trained run's encoder (and embeddings) into this network."""
+        """Copy a trained run's encoder (and embeddings) into this network.
+
+        Raises
+        ------
+        Seq2SeqError
+            If ``run_dir`` has no checkpoint, or its vocabulary is not this
+            run's: an embedding row belongs to a word, so a vocabulary of the
+            same size with other words (another corpus, vocabulary size or
+            tokenizer) would fit every shape and still misalign every row.
+        """
         from .checkpoint import RunDir
         source = RunDir(run_dir)
         path = source.checkpoint("best")
         if not os.path.exists(path):
             path = source.checkpoint("last")
         checkpoint = load_checkpoint(path)
+        if source.load_vocab() != self.dataset.vocab:
+            raise Seq2SeqError(
+                "--init-encoder %s: its vocabulary (%s) differs from this run's (%s), so its "
+                "embeddings belong to other words: train the v1 run on the same corpus and "
+                "settings as this one (the data section of config.json, and --seed)"
+                % (run_dir, source.vocab, self.run.vocab))
         self.net.set_param_values(checkpoint["params"], source=path, only=self.net.encoder_params)
         self.log("encoder initialised from %s (%d arrays)" % (path, len(self.net.encoder_params)))
 
@@ -379,11 +394,21 @@ class Trainer(object):
                     step_started = time.time()
                     loss, tokens = self._run_step(function, batch)
                     if not math.isfinite(loss):
+                        # last.npz is this run's only if it resumed or validated
+                        # (an --overwrite run may still find the old run's file).
+                        # A resumed run would repeat the same steps: it keeps --lr.
+                        if self._resumed_from or progress["history"]:
+                            saved = (" (--resume keeps the learning rate); %s holds the last "
+                                     "good state, for bin/test.py --checkpoint last"
+                                     % self.run.checkpoint("last"))
+                        else:
+                            saved = ("; no checkpoint was written before it (the first comes "
+                                     "with the first validation)")
                         raise Seq2SeqError(
-                            "the loss became %s at step %d: lower --lr (now %g) or --max-grad-norm; "
-                            "%s holds the last good state (resume with --resume %s)"
+                            "the loss became %s at step %d: lower --lr (now %g) or "
+                            "--max-grad-norm and start again with --overwrite%s"
                             % (loss, progress["step"] + 1, float(self.learning_rate.get_value()),
-                               self.run.checkpoint("last"), self.run.path))
+                               saved))
                     progress["train_seconds"] += time.time() - step_started
                     progress["tokens"] += int(tokens)
                     progress["step"] += 1

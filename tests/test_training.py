@@ -1,6 +1,7 @@
 """Training: the models learn the original's toy tasks; runs resume exactly;
 failures (NaN, Ctrl-C, corrupt checkpoints) are handled without losing work."""
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,24 @@ def test_ctrl_c_saves_the_last_checkpoint(tmp_path, monkeypatch):
 
 
 def test_a_nan_loss_stops_with_a_clear_error(tmp_path, monkeypatch):
-    from lasagne_seq2seq import models
+    from lasagne_seq2seq import models, training
+    run_dir = str(tmp_path / "nan")
+    # After the first validation (step 5) wrote last.npz: that is the last good state.
+    original_step = training.Trainer._run_step
+
+    def nan_at_step_7(self, function, batch):
+        loss, tokens = original_step(self, function, batch)
+        return (float("nan") if self.progress["step"] == 6 else loss), tokens
+    with monkeypatch.context() as patch:
+        patch.setattr(training.Trainer, "_run_step", nan_at_step_7)
+        with pytest.raises(Seq2SeqError, match=r"loss became nan at step 7: lower --lr \(now "
+                           r"0.005\) .* start again with --overwrite \(--resume keeps the "
+                           r"learning rate\); .*last.npz holds the last good state"):
+            train_run(small_config(max_steps=10), run_dir, progress_bar=False, log=quiet)
+    assert load_checkpoint(RunDir(run_dir).checkpoint("last"))["progress"]["step"] == 5
+
+    # At the first step: nothing of this run was saved, though the last.npz
+    # of the run it overwrites is still there.
     original = models.Seq2Seq.__init__
 
     def poisoned(self, config, vocab_size, embedding_matrix=None):
@@ -122,9 +140,27 @@ def test_a_nan_loss_stops_with_a_clear_error(tmp_path, monkeypatch):
         biases[0] = np.nan
         self.l_logits.b.set_value(biases)
     monkeypatch.setattr(models.Seq2Seq, "__init__", poisoned)
-    with pytest.raises(Seq2SeqError, match="loss became nan at step 1"):
-        train_run(small_config(max_steps=3), str(tmp_path / "nan"), progress_bar=False,
+    with pytest.raises(Seq2SeqError, match=r"loss became nan at step 1: .* start again with "
+                       r"--overwrite; no checkpoint was written before it") as error:
+        train_run(small_config(max_steps=3), run_dir, overwrite=True, progress_bar=False,
                   log=quiet)
+    assert "last good state" not in str(error.value)
+
+
+def test_warm_start_refuses_a_run_with_another_vocabulary(v1_reverse, tmp_path):
+    # The same words in another order: every shape fits, every row is wrong.
+    from lasagne_seq2seq.vocab import Vocabulary
+    source = tmp_path / "v1-other-ids"
+    shutil.copytree(v1_reverse, source)
+    tokens = Vocabulary.load(str(source / "vocab.json")).tokens
+    tokens[4], tokens[5] = tokens[5], tokens[4]
+    Vocabulary(tokens).save(str(source / "vocab.json"))
+    run_dir = str(tmp_path / "v2")
+    config = toy_config("reversed_phrases", model="v2", init_encoder=str(source))
+    with pytest.raises(Seq2SeqError, match=r"--init-encoder .*v1-other-ids: its vocabulary "
+                       r"\(.*v1-other-ids/vocab.json\) differs from this run's \(.*v2/vocab.json"
+                       r"\), .* train the v1 run on the same corpus and settings"):
+        train_run(config, run_dir, progress_bar=False, log=quiet)
 
 
 def test_truncated_and_mismatched_checkpoints_are_rejected(tmp_path):
