@@ -42,14 +42,14 @@ What it does, in order:
    bidirectional attention model of 15 steps (the default length) is deeper
    than Python's default 1,000 frames allow (``RecursionError``).
 """
-import ctypes.util
 import logging
 import os
 import sys
+import sysconfig
 import warnings
 
 __all__ = ["NUMPY_REQUIREMENT", "default_theano_flags", "merge_theano_flags",
-           "openblas_available", "cache_dir"]
+           "linker_directories", "openblas_available", "cache_dir"]
 
 NUMPY_REQUIREMENT = "numpy==1.23.5"
 
@@ -68,15 +68,47 @@ def _check_numpy():
             "`pip install %s 'scipy<1.12'`" % (numpy.__version__, NUMPY_REQUIREMENT))
 
 
-def openblas_available():
-    """Return True when the OpenBLAS shared library can be linked against.
+def linker_directories():
+    """The directories the C compiler's linker searches for ``-lNAME``.
+
+    ``LIBRARY_PATH`` first (as gcc does), then the system's library
+    directories, Debian's multiarch ones included.
+
+    Returns
+    -------
+    list of str
+    """
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    system = ["/usr/local/lib", "/lib", "/usr/lib", "/lib64", "/usr/lib64"]
+    if multiarch:
+        system = [os.path.join(d, multiarch) for d in system[:3]] + system
+    user = [d for d in os.environ.get("LIBRARY_PATH", "").split(os.pathsep) if d]
+    return user + system
+
+
+def openblas_available(directories=None):
+    """Return True when ``-lopenblas`` can link: ``libopenblas.so`` exists.
+
+    The runtime package (Debian's ``libopenblas0``) installs only the
+    versioned ``libopenblas.so.0``, which the dynamic loader (and
+    ``ctypes.util.find_library``) finds but the linker does not; the
+    unversioned name comes with ``libopenblas-dev``. Theano would fail to
+    link its first compiled module with ``-lopenblas`` and no such file.
+
+    Parameters
+    ----------
+    directories : list of str, optional
+        Where to look; :func:`linker_directories` by default.
 
     Returns
     -------
     bool
-        True if ``libopenblas`` is found by the dynamic linker.
+        True if one of ``directories`` holds a ``libopenblas.so`` that
+        resolves to a file (a dangling symbolic link does not count).
     """
-    return ctypes.util.find_library("openblas") is not None
+    if directories is None:
+        directories = linker_directories()
+    return any(os.path.isfile(os.path.join(d, "libopenblas.so")) for d in directories)
 
 
 def cache_dir():

@@ -23,6 +23,21 @@ def test_float32_openblas_and_cache_defaults():
     assert theano.config.blas__ldflags == expected
 
 
+def test_openblas_counts_only_when_the_linker_can_find_it(tmp_path, monkeypatch):
+    # Debian's runtime package alone: libopenblas.so.0, no libopenblas.so to link.
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    (runtime / "libopenblas.so.0").write_bytes(b"\x7fELF")
+    assert not compat.openblas_available([str(runtime)])
+    (runtime / "libopenblas.so").symlink_to(tmp_path / "removed-alternative.so")
+    assert not compat.openblas_available([str(runtime)])  # a dangling link links nothing
+    (runtime / "libopenblas.so").unlink()
+    (runtime / "libopenblas.so").symlink_to("libopenblas.so.0")  # what libopenblas-dev adds
+    assert compat.openblas_available([str(runtime)])
+    monkeypatch.setenv("LIBRARY_PATH", "%s:/opt/none" % runtime)
+    assert compat.linker_directories()[:2] == [str(runtime), "/opt/none"]
+
+
 def test_user_theano_flags_win_over_defaults():
     merged = compat.merge_theano_flags({"floatX": "float32", "blas__ldflags": "-lopenblas"},
                                        "floatX=float64, device=cpu,blas.ldflags=")
