@@ -18,7 +18,9 @@ What it does, in order:
    reports ``blas_opt_info`` and Theano would otherwise fall back to slow
    Python BLAS with a warning), the compile cache in the user's cache
    directory, and the speed settings measured in ``bench/``. Flags the user
-   set in ``THEANO_FLAGS`` always win.
+   set in ``THEANO_FLAGS`` always win. A GPU asked for there without pygpu
+   (Theano's GPU back end) is refused with the fix, the message of
+   ``--device cuda``: Theano would log a traceback and run on the CPU.
 4. Silences two messages users cannot act on: setuptools' "pkg_resources is
    deprecated" warning, which Lasagne 0.1's import triggers on every start,
    and theano-pymc's log of a failed graph rewrite (``PushOutScanOutput``
@@ -42,6 +44,7 @@ What it does, in order:
    bidirectional attention model of 15 steps (the default length) is deeper
    than Python's default 1,000 frames allow (``RecursionError``).
 """
+import importlib.util
 import logging
 import os
 import sys
@@ -49,7 +52,7 @@ import sysconfig
 import warnings
 
 __all__ = ["NUMPY_REQUIREMENT", "default_theano_flags", "merge_theano_flags",
-           "linker_directories", "openblas_available", "cache_dir"]
+           "gpu_settings", "linker_directories", "openblas_available", "cache_dir"]
 
 NUMPY_REQUIREMENT = "numpy==1.23.5"
 
@@ -180,11 +183,61 @@ def merge_theano_flags(defaults, user_flags):
     return ",".join("%s=%s" % item for item in merged.items())
 
 
+#: Theano device names that need its GPU back end (pygpu).
+GPU_DEVICE_PREFIXES = ("cuda", "opencl")
+
+
+def gpu_settings(theano_flags):
+    """The settings of a ``THEANO_FLAGS`` string that put Theano on a GPU.
+
+    Parameters
+    ----------
+    theano_flags : str
+        Comma-separated ``name=value``, each name once (as
+        :func:`merge_theano_flags` returns them).
+
+    Returns
+    -------
+    list of str
+        ``name=value`` of ``device`` and ``init_gpu_device`` when they name a
+        GPU, and of ``contexts`` when it maps a context to one.
+
+    Examples
+    --------
+    >>> gpu_settings("floatX=float32,device=cuda0,contexts=dev0->cuda0;dev1->cuda1")
+    ['device=cuda0', 'contexts=dev0->cuda0;dev1->cuda1']
+    >>> gpu_settings("device=cpu,init_gpu_device=")
+    []
+    """
+    found = []
+    for item in filter(None, (part.strip() for part in theano_flags.split(","))):
+        name, _, value = (piece.strip() for piece in item.partition("="))
+        name = name.replace(".", "__")
+        if name == "contexts":
+            devices = [entry.partition("->")[2].strip() for entry in value.split(";")]
+        else:
+            devices = [value] if name in ("device", "init_gpu_device") else []
+        if any(device.startswith(GPU_DEVICE_PREFIXES) for device in devices):
+            found.append("%s=%s" % (name, value))
+    return found
+
+
+def _check_gpu_backend(theano_flags):
+    """Refuse a GPU without pygpu. Theano itself logs a traceback and quietly
+    runs on the CPU, many times slower than the GPU that was asked for."""
+    requested = gpu_settings(theano_flags)
+    if requested and importlib.util.find_spec("pygpu") is None:
+        from .cli import pygpu_missing
+        raise pygpu_missing("THEANO_FLAGS %s" % requested[0],
+                            "THEANO_FLAGS=device=cpu (or --device cpu)")
+
+
 def _configure_theano():
     if "theano" in sys.modules:
         return  # Too late to change flags; Theano keeps what it was given.
-    os.environ["THEANO_FLAGS"] = merge_theano_flags(
-        default_theano_flags(), os.environ.get("THEANO_FLAGS", ""))
+    flags = merge_theano_flags(default_theano_flags(), os.environ.get("THEANO_FLAGS", ""))
+    _check_gpu_backend(flags)
+    os.environ["THEANO_FLAGS"] = flags
     if "openmp=true" in os.environ["THEANO_FLAGS"].lower().split(","):
         # Idle OpenMP threads sleep instead of spinning against OpenBLAS's
         # threads; read once, when the OpenMP runtime loads.

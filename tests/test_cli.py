@@ -1,4 +1,6 @@
 """The scripts fail with one line naming the problem and the fix, never a traceback."""
+import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,9 +10,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(script, *args, cwd=None):
+def run(script, *args, cwd=None, env=None):
     return subprocess.run([sys.executable, str(ROOT / "bin" / script)] + list(args),
-                          capture_output=True, text=True, cwd=cwd or ROOT, timeout=300)
+                          capture_output=True, text=True, cwd=cwd or ROOT, timeout=300,
+                          env=dict(os.environ, **(env or {})))
+
+
+def assert_one_line_error(result, message):
+    """The script exited 2 with one ``error:`` line on stderr holding ``message``."""
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], \
+        result.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -22,10 +33,21 @@ def run(script, *args, cwd=None):
 ])
 def test_train_errors_are_one_line(tmp_path, args, message):
     result = run("train.py", "--run-dir", str(tmp_path / "run"), *args)
-    assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], \
-        result.stderr
+    assert_one_line_error(result, message)
+
+
+def test_a_gpu_in_theano_flags_without_pygpu_is_one_line(tmp_path):
+    # Theano alone would log "pygpu was configured but could not be imported"
+    # with a traceback and go on on the CPU (here: to the missing corpus).
+    if importlib.util.find_spec("pygpu") is not None:
+        pytest.skip("pygpu is installed")
+    result = run("train.py", "--run-dir", str(tmp_path / "run"), "--corpus", "/no/such/corpus.txt",
+                 env={"THEANO_FLAGS": "device=cuda"})
+    assert_one_line_error(result, "THEANO_FLAGS device=cuda needs pygpu")
+    # --device cpu overrides the flag: the script goes on to its next check.
+    result = run("test.py", str(tmp_path / "missing"), "--device", "cpu",
+                 env={"THEANO_FLAGS": "device=cuda"})
+    assert_one_line_error(result, "run directory %s does not exist" % (tmp_path / "missing"))
 
 
 def test_test_script_without_a_trained_model_says_how_to_train(tmp_path):

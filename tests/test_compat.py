@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lasagne_seq2seq import compat
+from lasagne_seq2seq.errors import Seq2SeqError
 import theano
 import theano.tensor as T
 import lasagne
@@ -36,6 +37,19 @@ def test_openblas_counts_only_when_the_linker_can_find_it(tmp_path, monkeypatch)
     assert compat.openblas_available([str(runtime)])
     monkeypatch.setenv("LIBRARY_PATH", "%s:/opt/none" % runtime)
     assert compat.linker_directories()[:2] == [str(runtime), "/opt/none"]
+
+
+def test_a_gpu_in_theano_flags_without_pygpu_is_refused_with_the_fix(monkeypatch):
+    assert compat.gpu_settings("floatX=float32,device=cpu,init_gpu_device=") == []
+    assert compat.gpu_settings("device=cuda1,init_gpu_device=opencl0:0,contexts=d->cuda0") == [
+        "device=cuda1", "init_gpu_device=opencl0:0", "contexts=d->cuda0"]
+    real_find_spec = compat.importlib.util.find_spec
+    monkeypatch.setattr(compat.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "pygpu" else real_find_spec(name, *args))
+    compat._check_gpu_backend("device=cpu,floatX=float32")
+    with pytest.raises(Seq2SeqError, match=r"THEANO_FLAGS device=cuda needs pygpu, which is not "
+                       r"on PyPI: .* or use THEANO_FLAGS=device=cpu \(or --device cpu\)"):
+        compat._check_gpu_backend("floatX=float32,device=cuda")
 
 
 def test_user_theano_flags_win_over_defaults():
