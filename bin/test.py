@@ -91,6 +91,12 @@ def read_questions(path):
             questions = [line.strip() for line in handle if line.strip()]
     except FileNotFoundError:
         raise Seq2SeqError("questions file %s not found" % path)
+    except IsADirectoryError:
+        raise Seq2SeqError("--questions %s is a directory: pass a file with one question per "
+                           "line" % path)
+    except OSError as error:  # no read permission, ...
+        raise Seq2SeqError("questions file %s cannot be read (%s): check its permissions"
+                           % (path, error.strerror or error))
     except UnicodeDecodeError as error:
         raise Seq2SeqError("%s is not UTF-8 (byte %d): convert it with iconv" % (path, error.start))
     if not questions:
@@ -140,6 +146,8 @@ def main(argv):
     if args.attention_plot and not os.path.isdir(os.path.dirname(args.attention_plot) or "."):
         raise Seq2SeqError("--attention-plot %s: directory %s does not exist (create it first)"
                            % (args.attention_plot, os.path.dirname(args.attention_plot)))
+    # Read before the slow loading, so that a bad file fails at once.
+    questions = read_questions(args.questions) if args.questions else None
     select_device(args.device)
     from lasagne_seq2seq.decoding import SAMPLE_QUESTIONS, load_decoder
     decoder = load_decoder(args.run_dir, args.checkpoint, max_len=args.max_len,
@@ -148,7 +156,7 @@ def main(argv):
         from lasagne_seq2seq.serving import run_chat
         run_chat(decoder.start_conversation(remember=args.remember), options, sys.stdin, sys.stdout)
         return 0
-    questions = read_questions(args.questions) if args.questions else list(SAMPLE_QUESTIONS)
+    questions = questions or list(SAMPLE_QUESTIONS)
     if args.attention_plot:  # first: a model without attention fails before any output
         plot_attention_maps(decoder, questions, options, args.attention_plot)
     print_replies(decoder, questions, options)

@@ -36,6 +36,21 @@ def test_train_errors_are_one_line(tmp_path, args, message):
     assert_one_line_error(result, message)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--remember"], "--remember carries state between typed questions: add --interactive"),
+    (["--interactive", "--attention-plot", "map.png"],
+     "--attention-plot draws the replies to --questions (or the sample questions): "
+     "drop --interactive"),
+    (["--questions", "{tmp}"], "--questions {tmp} is a directory: pass a file with one "
+                               "question per line"),
+])
+def test_test_script_errors_are_one_line(tmp_path, args, message):
+    # A run directory that does not exist: each error comes before loading.
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    result = run("test.py", str(tmp_path / "missing"), *args)
+    assert_one_line_error(result, message.format(tmp=tmp_path))
+
+
 def test_a_gpu_in_theano_flags_without_pygpu_is_one_line(tmp_path):
     # Theano alone would log "pygpu was configured but could not be imported"
     # with a traceback and go on on the CPU (here: to the missing corpus).
