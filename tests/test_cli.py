@@ -88,3 +88,86 @@ def test_depth_is_an_int_or_an_encoder_decoder_pair():
         (2, 1, "gru")
     result = run("train.py", "--depth", "0")
     assert result.returncode == 2 and "positive integers" in result.stderr
+
+
+# setup.sh runs in a copy of the repository with stand-ins for Python, apt-get,
+# sudo and ldconfig: what it decides is checked, nothing is installed.
+FAKE_PYTHON = """#!/bin/sh
+# Python %s as far as setup.sh asks.
+case "$*" in
+  *version_info*) echo %s ;;
+  --version) echo "Python %s.0" ;;
+  *sysconfig*) echo "$FAKE_SITE" ;;
+  "-m venv "*) mkdir -p "$3/bin" && cp "$0" "$3/bin/python" ;;
+esac
+"""
+FAKE_TOOLS = {
+    "apt-get": "echo \"E: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease "
+               "Temporary failure resolving 'deb.debian.org'\" >&2; exit 100",
+    "sudo": '[ "$1" = -n ] && shift; exec "$@"',
+    "ldconfig": "[ -z \"$FAKE_OPENBLAS\" ] || "
+                "printf '\\tlibopenblas.so (libc6,x86-64) => /usr/lib/libopenblas.so\\n'",
+}
+
+
+def write_script(path, body):
+    path.write_text(body if body.startswith("#!") else "#!/bin/sh\n%s\n" % body)
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.fixture
+def setup_sandbox(tmp_path):
+    """Run setup.sh in a copy of the repository: ``(python_version, **env)``."""
+    repo, tools, site = tmp_path / "repo", tmp_path / "tools", tmp_path / "site"
+    for folder in (repo, tools, site):
+        folder.mkdir()
+    for name in ("setup.sh", "requirements.txt"):
+        (repo / name).write_bytes((ROOT / name).read_bytes())
+    for name, body in FAKE_TOOLS.items():
+        write_script(tools / name, body)
+    for version in ("3.11", "3.12"):
+        write_script(tools / ("python" + version), FAKE_PYTHON % ((version,) * 3))
+
+    def run_setup(**env):
+        env = dict(os.environ, PATH="%s:%s" % (tools, os.environ["PATH"]), FAKE_SITE=str(site),
+                   **env)
+        return subprocess.run(["bash", "setup.sh"], cwd=repo, env=env, capture_output=True,
+                              text=True, timeout=60)
+    run_setup.repo, run_setup.tools = repo, tools
+    return run_setup
+
+
+def test_setup_refuses_a_python_the_stack_is_not_pinned_for(setup_sandbox):
+    result = setup_sandbox(PYTHON="python3.12", FAKE_OPENBLAS="1")
+    assert result.returncode == 2 and result.stderr == (
+        "setup.sh: python3.12 is Python 3.12, but the stack is pinned for Python 3.11: "
+        "run PYTHON=python3.11 bash setup.sh\n")
+    result = setup_sandbox(PYTHON="/no/such/python", FAKE_OPENBLAS="1")
+    assert result.returncode == 2 and "/no/such/python not found" in result.stderr
+    assert not (setup_sandbox.repo / ".venv").exists()
+
+
+def test_setup_recreates_a_venv_made_by_another_python(setup_sandbox):
+    venv = setup_sandbox.repo / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_bytes((setup_sandbox.tools / "python3.12").read_bytes())
+    (venv / "python").chmod(0o755)
+    result = setup_sandbox(PYTHON="python3.12", FAKE_OPENBLAS="1")
+    assert result.returncode == 2 and "(and .venv was made by Python 3.12)" in result.stderr
+    result = setup_sandbox(PYTHON="python3.11", FAKE_OPENBLAS="1")
+    assert result.returncode == 0, result.stderr
+    assert "recreating .venv: it was made by Python 3.12, the stack needs 3.11" in result.stdout
+    assert subprocess.run([str(venv / "python"), "-c", "sys.version_info"], capture_output=True,
+                          text=True).stdout == "3.11\n"
+    assert result.stdout.endswith("ready: .venv/bin/python bin/train.py\n")
+
+
+def test_setup_warns_once_and_goes_on_when_apt_fails(setup_sandbox):
+    result = setup_sandbox(PYTHON="python3.11")  # no OpenBLAS: apt-get is tried, and fails
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        "[setup] WARNING: cannot install libopenblas-dev (apt-get failed: E: Failed to fetch "
+        "http://deb.debian.org/debian/dists/bookworm/InRelease Temporary failure resolving "
+        "'deb.debian.org'): Theano will use NumPy's BLAS, several times slower\n")
+    assert result.stdout.endswith("ready: .venv/bin/python bin/train.py\n")
