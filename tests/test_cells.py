@@ -80,7 +80,7 @@ def test_cell_matches_numpy_reference_and_keeps_state_on_padding(cell):
     np.testing.assert_array_equal(got[1, 3], got[1, 1])  # padding carries the state
 
 
-@pytest.mark.parametrize("cell", ["jzs1", "jzs2", "jzs3", "irnn"])
+@pytest.mark.parametrize("cell", sorted(CELLS))
 def test_cell_gradients_are_correct(cell):
     layer, l_in, l_mask, l_init = random_layer(cell, inputs=2, units=3)
     x, mask, state0 = T.tensor3(), T.matrix(), T.matrix()
