@@ -249,14 +249,17 @@ class AttentionSeq2Seq(EncoderDecoder):
         return output[:, :, :self.config.hidden_size]
 
     def _decoder_start(self, encoded, src, src_mask):
-        """``[state, memory, memory_mask]``: the decoder layers' initial states
-        side by side, the encoder's top states and the source mask."""
+        """``[state, memory, keys, memory_mask]``: the decoder layers' initial
+        states side by side, the encoder's top states, their part of the
+        attention scores (:meth:`AttentionDecoderLayer.keys`, computed once
+        per question rather than at every step) and the source mask."""
         summary = T.concatenate([encoded[layer] for layer in self.encoder_finals], axis=1)
         states = [nonlinearities.tanh(T.dot(summary, bridge.W) + bridge.b)
                   for bridge in self.bridges]
-        return [T.concatenate(states, axis=1), encoded[self.l_encoder_top], src_mask]
+        memory = encoded[self.l_encoder_top]
+        return [T.concatenate(states, axis=1), memory, self.l_attention.keys(memory), src_mask]
 
-    def step(self, prev_tokens, state, memory, memory_mask):
+    def step(self, prev_tokens, state, memory, keys, memory_mask):
         """One decoder step for a batch of hypotheses.
 
         Parameters
@@ -264,6 +267,8 @@ class AttentionSeq2Seq(EncoderDecoder):
         prev_tokens : int vector ``(n,)``
         state : matrix ``(n, decoder_depth * state_size)``
         memory : 3-tensor ``(n, source_time, memory_units)``
+        keys : 3-tensor ``(n, source_time, ...)``
+            ``AttentionDecoderLayer.keys(memory)``, from the encoder.
         memory_mask : matrix ``(n, source_time)``
 
         Returns
@@ -273,8 +278,7 @@ class AttentionSeq2Seq(EncoderDecoder):
         """
         size = self.state_size
         attention_state, context, weights = self.l_attention.step_from_input(
-            self.l_tgt_embed.W[prev_tokens], state[:, :size], memory,
-            self.l_attention.keys(memory), memory_mask)
+            self.l_tgt_embed.W[prev_tokens], state[:, :size], memory, keys, memory_mask)
         new_states = [attention_state]
         below = T.concatenate([self.l_attention.cell.hidden(attention_state), context], axis=1)
         for depth, layer in enumerate(self.decoder_layers[1:], start=1):
