@@ -1,19 +1,22 @@
 """The model family: every network decodes exactly as it trains, carries a
-memory across exchanges, saves and reloads by parameter name, and learns
-reversal; attention beats v1 on long sequences."""
+memory across exchanges, computes the norm-stabiliser as the paper defines
+it, learns reversal, reloads from its run directory to decode exactly as it
+trained, and works with beam search and anti-LM; attention beats v1 on long
+sequences."""
+import dataclasses
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lasagne_seq2seq import training
 from lasagne_seq2seq.checkpoint import load_model
 from lasagne_seq2seq.config import ModelConfig, RunConfig
 from lasagne_seq2seq.data import EncodedPairs, iterate_batches
-from lasagne_seq2seq.decoding import Decoder
+from lasagne_seq2seq.decoding import DecodeOptions, Decoder
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.models import build_network
-from lasagne_seq2seq.training import train_run
 import theano
 import theano.tensor as T
 
@@ -79,6 +82,80 @@ def test_step_function_reproduces_the_training_loss_and_memory_carries(options):
     assert not all(np.allclose(a, b) for a, b in zip(remembered, fresh))
 
 
+def numpy_logits(net, features):
+    """The output layer in NumPy: ``features`` ``(n, width)`` to logits."""
+    if net.l_projection is not None:
+        features = features @ net.l_projection.W.get_value() + net.l_projection.b.get_value()
+    if net.config.tie_embeddings:
+        weights = net.l_tgt_embed.W.get_value().T
+    else:
+        weights = net.l_logits.W.get_value()
+    return features @ weights + net.l_logits.b.get_value()
+
+
+def numpy_log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def paper_norm_stabilizer(sequences, lengths):
+    """Krueger & Memisevic's penalty before beta, from ``(batch, time, units)``
+    arrays: ``(||s_t|| - ||s_{t-1}||)^2`` averaged over the transitions
+    between the real steps of every sequence."""
+    changes = [np.diff(np.linalg.norm(sequence[:length], axis=1)) ** 2
+               for sequence, length in zip(sequences, lengths)]
+    return np.concatenate(changes).mean()
+
+
+@pytest.mark.parametrize("options", [
+    dict(model="v1", cell="lstm", encoder_depth=2, decoder_depth=2, tie_embeddings=False),
+    dict(model="attention", cell="gru")])
+def test_norm_stabilizer_is_the_papers_penalty_on_hidden_states_and_logits(options):
+    """Against states and logits read from the decoder step, not the training graph.
+
+    As in the paper, the penalty is the mean squared change of the norm
+    between successive steps, here over a reply's real steps only. Its sum
+    starts at the first transition between decoder outputs: the paper's
+    ``t = 1`` term compares ``h_1`` with ``h_0``, which for a decoder is the
+    encoder's thought vector (v1), a bridge (attention) or zeros (simple),
+    whose norm the decoder has no reason to keep, and logits have no
+    step 0 at all.
+    """
+    beta = 0.3
+    base = ModelConfig(embedding_size=6, hidden_size=10, norm_stabilizer=beta, **options)
+    nets = {}
+    for which in ("hidden", "logits", "both"):
+        nets[which] = build_network(dataclasses.replace(base, norm_stabilize=which), VOCAB)
+        nets[which].set_param_values(nets["hidden"].param_values())
+    arrays = small_batch()
+    variables = [T.imatrix(), T.matrix(), T.imatrix(), T.imatrix(), T.matrix()]
+    penalties = theano.function(variables, [net.loss_terms(*variables, deterministic=True).penalty
+                                            for net in nets.values()], on_unused_input="ignore")
+    got = dict(zip(nets, (float(p) for p in penalties(*arrays))))
+
+    net = nets["hidden"]
+    encode_fn, step_fn = net.compile_decoder()
+    state, *extras = encode_fn(*arrays[:2])
+    hidden, logits = [], []
+    for t in range(arrays[2].shape[1]):
+        log_probs, state, *weights = step_fn(arrays[2][:, t], state, *extras)
+        top = state[:, -net.state_size:][:, :base.hidden_size]  # the top layer's h
+        features = top
+        if weights:  # attention: the output layer reads [h, context]
+            features = np.concatenate([top, (weights[0][:, :, None] * extras[0]).sum(axis=1)], 1)
+        hidden.append(top)
+        logits.append(numpy_logits(net, features))
+        # They are the logits that the step normalised.
+        np.testing.assert_allclose(numpy_log_softmax(logits[-1]), log_probs, rtol=1e-4, atol=1e-5)
+    lengths = arrays[4].sum(axis=1).astype(int)
+    assert sorted(lengths) == [2, 4, 5]  # padding to mask out
+    expected = {which: beta * paper_norm_stabilizer(np.stack(values, axis=1), lengths)
+                for which, values in (("hidden", hidden), ("logits", logits))}
+    expected["both"] = expected["hidden"] + expected["logits"]
+    for which in expected:
+        assert got[which] == pytest.approx(expected[which], rel=1e-4), which
+
+
 def reversal_pairs(rng, n, low, high, words=20):
     """``n`` random phrases of ``low..high`` words and their reversals."""
     pairs = []
@@ -88,7 +165,7 @@ def reversal_pairs(rng, n, low, high, words=20):
     return pairs
 
 
-def reversal_config(corpus, model, length, cell="lstm", **train):
+def reversal_config(corpus, model, length, cell="lstm", model_options=None, **train):
     config = RunConfig()
     config.data.corpus, config.data.format, config.data.tokenizer = str(corpus), "tsv", "classic"
     config.data.vocab_size, config.data.max_src_len, config.data.max_tgt_len = 100, length, length
@@ -96,6 +173,8 @@ def reversal_config(corpus, model, length, cell="lstm", **train):
     config.model.model, config.model.cell = model, cell
     config.model.embedding_size, config.model.hidden_size = 32, 64
     config.model.reverse_source = False
+    for name, value in (model_options or {}).items():
+        setattr(config.model, name, value)
     config.train.batch_size, config.train.buckets, config.train.validate_every = 32, 1, 10 ** 6
     config.train.sample_every, config.train.learning_rate = 0, 0.005
     for name, value in train.items():
@@ -103,39 +182,115 @@ def reversal_config(corpus, model, length, cell="lstm", **train):
     return config
 
 
-def exact_match(run_dir, pairs):
-    config, vocab, net = load_model(run_dir, which="last")
-    replies = Decoder(net, vocab, config).reply([q for q, _ in pairs])
+def write_corpus(path, pairs):
+    path.write_text("".join("%s\t%s\n" % pair for pair in pairs))
+    return path
+
+
+def train_reversal(config, run_dir):
+    """Train ``config`` into ``run_dir`` and return the network as training
+    left it in memory (to compare with what reloads from the run directory)."""
+    trained, start_trainer = [], training.Trainer.__init__
+
+    def start_and_keep(trainer, net, *args, **kwargs):
+        trained.append(net)
+        start_trainer(trainer, net, *args, **kwargs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.Trainer, "__init__", start_and_keep)
+        training.train_run(config, run_dir, progress_bar=False, log=lambda line: None)
+    return trained[0]
+
+
+def train_language_model(corpus, length, run_dir):
+    """A small, briefly trained language model of a corpus's replies: its
+    vocabulary is the corpus's, as anti-LM needs; its quality does not matter."""
+    config = reversal_config(corpus, "lm", length, max_steps=40, epochs=100)
+    config.model.embedding_size = config.model.hidden_size = 16
+    training.train_run(config, run_dir, progress_bar=False, log=lambda line: None)
+    return run_dir
+
+
+def exact_match(replies, pairs):
     return float(np.mean([r.text == a for r, (_, a) in zip(replies, pairs)]))
 
 
-def train_and_score(tmp_path, name, train_pairs, test_pairs, model, length, cell="lstm",
-                    **train):
-    corpus = tmp_path / ("%s.tsv" % name)
-    if not corpus.exists():
-        corpus.write_text("".join("%s\t%s\n" % pair for pair in train_pairs))
-    run_dir = str(tmp_path / name)
-    train_run(reversal_config(corpus, model, length, cell, **train), run_dir,
-              progress_bar=False, log=lambda line: None)
-    return exact_match(run_dir, test_pairs)
+def texts(replies):
+    return [r.text for r in replies]
+
+
+def check_decoding(run_dir, trained, pairs, lm_dir):
+    """Reload a trained model and check how it decodes ``pairs``' questions.
+
+    After reloading from ``run_dir`` it decodes exactly as the network
+    ``trained`` left in memory; beam search (3) finds replies at least as
+    likely as greedy decoding's (for at least 95% of the questions, and on
+    average), and as often right; anti-LM with lambda 0
+    is plain beam search and with lambda 0.5 scores ``log p(T|S) - 0.5 log p(T)``
+    (the language model in ``lm_dir``).
+
+    Returns
+    -------
+    float
+        Greedy exact match of the reloaded model.
+    """
+    config, vocab, net = load_model(run_dir, which="last")
+    decoder = Decoder(net, vocab, config, lm=load_model(lm_dir))
+    questions = [q for q, _ in pairs]
+    beam = DecodeOptions(strategy="beam", beam=3, nbest=3)
+    found = decoder.decode(questions, beam)
+    expected = Decoder(trained, vocab, config).decode(questions, beam)
+    assert [texts(r) for r in found] == [texts(r) for r in expected]
+    np.testing.assert_allclose([[r.score for r in replies] for replies in found],
+                               [[r.score for r in replies] for replies in expected], atol=1e-5)
+
+    greedy, best = decoder.greedy(questions), [replies[0] for replies in found]
+    gains = np.array([b.log_prob - g.log_prob for b, g in zip(best, greedy)])
+    # Not a theorem: the greedy reply can fall out of the beam (it did for 3
+    # of v1's 100 long reversals, by at most 0.13 nats, at step 10 of 11).
+    assert (gains >= -1e-4).mean() >= 0.95 and gains.mean() >= 0, gains
+    assert exact_match(best, pairs) >= exact_match(greedy, pairs)
+
+    zero = decoder.decode(questions, DecodeOptions(strategy="beam", beam=3, nbest=3,
+                                                   antilm_lambda=0.0, antilm_gamma=3))
+    assert [[(r.text, r.score) for r in replies] for replies in zero] == \
+        [[(r.text, r.score) for r in replies] for replies in found]
+    # gamma past the longest reply: every token and EOS is scored by the LM too.
+    max_len = decoder.max_len + 2
+    antilm = [r for r in decoder.reply(questions, DecodeOptions(
+        strategy="beam", beam=3, antilm_lambda=0.5, antilm_gamma=max_len + 1, max_len=max_len))
+        if len(r.tokens) < max_len]
+    assert len(antilm) >= 0.9 * len(questions)
+    lm_log_probs = decoder.lm.sequence_log_probs([[]] * len(antilm),
+                                                 [vocab.encode(r.tokens) for r in antilm])
+    np.testing.assert_allclose([r.score for r in antilm],
+                               [r.log_prob - 0.5 * lm for r, lm in zip(antilm, lm_log_probs)],
+                               atol=1e-3)
+    return exact_match(greedy, pairs)
 
 
 @pytest.fixture(scope="module")
 def long_reversal(tmp_path_factory):
     """Attention and v1 trained for the same steps on 8-12 word reversals:
-    each one's held-out exact match and run directory, and the test pairs."""
-    tmp_path = tmp_path_factory.mktemp("long")
+    the test pairs, each model's run directory and network as trained, and
+    a language model of the replies."""
+    root = tmp_path_factory.mktemp("long")
     rng = np.random.RandomState(0)
     train_pairs, test_pairs = reversal_pairs(rng, 3000, 8, 12), reversal_pairs(rng, 100, 8, 12)
-    scores = {model: train_and_score(tmp_path, model, train_pairs, test_pairs, model, 12,
-                                     max_steps=450, epochs=100)
-              for model in ("v1", "attention")}
-    return {"exact_match": scores, "test_pairs": test_pairs,
-            "run_dir": {model: str(tmp_path / model) for model in scores}}
+    corpus = write_corpus(root / "long.tsv", train_pairs)
+    run_dir = {model: str(root / model) for model in ("v1", "attention")}
+    trained = {model: train_reversal(reversal_config(corpus, model, 12, max_steps=450,
+                                                     epochs=100), path)
+               for model, path in run_dir.items()}
+    return {"test_pairs": test_pairs, "run_dir": run_dir, "trained": trained,
+            "lm": train_language_model(corpus, 12, str(root / "lm"))}
 
 
 def test_attention_beats_v1_on_long_reversal(long_reversal):
-    scores = long_reversal["exact_match"]
+    """Both also reload, decode with beam search and anti-LM (check_decoding)."""
+    scores = {model: check_decoding(long_reversal["run_dir"][model],
+                                    long_reversal["trained"][model],
+                                    long_reversal["test_pairs"], long_reversal["lm"])
+              for model in ("v1", "attention")}
     print("exact match on 8-12 word reversal: %s" % scores)
     assert scores["attention"] >= 0.5
     assert scores["attention"] > scores["v1"] + 0.2
@@ -172,14 +327,28 @@ def test_attention_map_of_a_reversal_is_the_anti_diagonal(long_reversal, tmp_pat
         script.main([long_reversal["run_dir"]["v1"], "--attention-plot", pattern])
 
 
-@pytest.mark.parametrize("model, cell", [
-    ("simple", "lstm"), ("v1", "gru"), ("v1", "jzs1"), ("v1", "jzs2"), ("v1", "jzs3"),
-    ("v1", "irnn")])
-def test_every_model_and_cell_learns_short_reversal(tmp_path, model, cell):
+@pytest.fixture(scope="module")
+def short_reversal(tmp_path_factory):
+    """2-3 word reversals: the training corpus, held-out pairs and a
+    language model of the replies."""
+    root = tmp_path_factory.mktemp("short")
     rng = np.random.RandomState(0)
     train_pairs, test_pairs = reversal_pairs(rng, 1500, 2, 3), reversal_pairs(rng, 50, 2, 3)
-    score = train_and_score(tmp_path, "%s-%s" % (model, cell), train_pairs, test_pairs,
-                            model, 3, cell, max_steps=250, epochs=100)
+    corpus = write_corpus(root / "short.tsv", train_pairs)
+    return {"corpus": corpus, "test_pairs": test_pairs,
+            "lm": train_language_model(corpus, 3, str(root / "lm"))}
+
+
+@pytest.mark.parametrize("model, cell, options", [
+    ("simple", "lstm", {}), ("v1", "gru", {}), ("v1", "jzs1", {}), ("v1", "jzs2", {}),
+    ("v1", "jzs3", {}), ("v1", "irnn", {}),
+    ("attention", "gru", dict(bidirectional=False, attention_score="general"))])
+def test_every_model_and_cell_learns_short_reversal(short_reversal, tmp_path, model, cell,
+                                                    options):
+    run_dir = str(tmp_path / "run")
+    trained = train_reversal(reversal_config(short_reversal["corpus"], model, 3, cell, options,
+                                             max_steps=250, epochs=100), run_dir)
+    score = check_decoding(run_dir, trained, short_reversal["test_pairs"], short_reversal["lm"])
     assert score >= 0.6, score
 
 
