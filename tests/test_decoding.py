@@ -1,5 +1,6 @@
 """Decoding: greedy, beam search, sampling, anti-LM, MMI-bidi, averaged states
-and conversations, on small models trained here on the original's toy task."""
+and conversations, on small models trained here on the original's toy task;
+MMI-bidi with a backward model trained on reversed pairs of phrase rotations."""
 import io
 from pathlib import Path
 
@@ -47,9 +48,9 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def decoder(runs):
-    """The v1 model with the LM, and itself standing in as the backward model."""
+    """The v1 model with the LM."""
     config, vocab, net = load_model(runs["v1"])
-    return Decoder(net, vocab, config, lm=load_model(runs["lm"]), backward=(config, vocab, net))
+    return Decoder(net, vocab, config, lm=load_model(runs["lm"]))
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,32 @@ def questions():
     pairs = make_pairs(load_conversations(str(TOY / "test" / "reversed_phrases.txt"), fmt="plain"),
                        mode="alternate")
     return [q for q, _ in pairs] + ["what is the meaning of life?", "hi"]
+
+
+def rotations(count, seed):
+    """Random 3-word phrases over 20 words, each with its rotation (the first
+    word moved to the end) as the reply. Unlike reversal, the map is not its
+    own inverse: a model of p(S|T) must learn the other direction."""
+    rng = np.random.RandomState(seed)
+    phrases = [["w%d" % k for k in rng.randint(0, 20, 3)] for _ in range(count)]
+    return [(" ".join(p), " ".join(p[1:] + p[:1])) for p in phrases]
+
+
+@pytest.fixture(scope="module")
+def rotation(tmp_path_factory):
+    """A forward model of rotations and its backward model, trained on the
+    same pairs with reverse_pairs (``bin/train.py --reverse``)."""
+    root = tmp_path_factory.mktemp("rotation")
+    corpus = root / "rotation.tsv"
+    corpus.write_text("".join("%s\t%s\n" % pair for pair in rotations(2000, seed=0)))
+    paths = {}
+    for name, reverse in (("forward", False), ("backward", True)):
+        config = tiny_config()
+        config.data.corpus, config.data.format = str(corpus), "tsv"
+        config.data.reverse_pairs = reverse
+        paths[name] = str(root / name)
+        train_run(config, paths[name], progress_bar=False, log=lambda line: None)
+    return paths
 
 
 def texts(replies):
@@ -136,11 +163,24 @@ def test_antilm_score_subtracts_the_language_model(decoder, questions):
     assert [r.score for r in replies] == pytest.approx(expected, abs=1e-3)
 
 
-def test_mmi_bidi_reranks_by_the_backward_score(decoder, questions):
-    options = DecodeOptions(strategy="beam", beam=5, nbest=5, mmi_bidi_lambda=2.0)
-    plain = decoder.decode(questions[:5], DecodeOptions(strategy="beam", beam=5, nbest=5))
-    reranked = decoder.decode(questions[:5], options)
-    ids, _ = decoder.question_ids(questions[:5])
+def test_backward_model_maps_replies_back_to_their_questions(rotation):
+    pairs = rotations(50, seed=1)
+    sources, replies = [q for q, _ in pairs], [r for _, r in pairs]
+    backward, forward = (load_decoder(rotation[name]) for name in ("backward", "forward"))
+    recovered = np.mean([r.text == q for r, q in zip(backward.greedy(replies), sources)])
+    # The forward model rotates the reply once more: what a backward run
+    # that ignored reverse_pairs would do.
+    rotated_again = np.mean([r.text == q for r, q in zip(forward.greedy(replies), sources)])
+    assert recovered >= 0.7 and rotated_again <= 0.1, (recovered, rotated_again)  # 0.86, 0
+
+
+def test_mmi_bidi_reranks_by_the_backward_score(rotation):
+    decoder = load_decoder(rotation["forward"], backward_dir=rotation["backward"])
+    sources = [q for q, _ in rotations(10, seed=1)]
+    plain = decoder.decode(sources, DecodeOptions(strategy="beam", beam=5, nbest=5))
+    reranked = decoder.decode(sources, DecodeOptions(strategy="beam", beam=5, nbest=5,
+                                                     mmi_bidi_lambda=2.0))
+    ids, _ = decoder.question_ids(sources)
     for q, (before, after) in enumerate(zip(plain, reranked)):
         assert sorted(texts(before)) == sorted(texts(after))  # same list, new order
         backward = decoder.backward.sequence_log_probs(
@@ -149,6 +189,7 @@ def test_mmi_bidi_reranks_by_the_backward_score(decoder, questions):
         assert [r.score for r in after] == pytest.approx(
             [by_text[r.text] + 2.0 * b for r, b in zip(after, backward)], abs=1e-3)
         assert [r.score for r in after] == sorted((r.score for r in after), reverse=True)
+    assert [texts(r) for r in reranked] != [texts(r) for r in plain]
 
 
 def test_ngram_blocking_and_max_len_hold_for_every_candidate(decoder, questions):
