@@ -34,6 +34,7 @@ from lasagne.layers import DropoutLayer, get_all_layers
 from .checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from .data import default_buckets, iterate_batches
 from .errors import Seq2SeqError
+from .optimizers import clipped_updates
 from .plots import plot_history
 from .sampled_softmax import log_uniform_candidates
 
@@ -126,21 +127,8 @@ class Trainer(object):
         return (T.imatrix("src"), T.matrix("src_mask"), T.imatrix("tgt_in"),
                 T.imatrix("tgt_out"), T.matrix("tgt_mask"))
 
-    def _clipped_gradients(self, loss_mean):
-        """Gradients of ``loss_mean``, gated for the encoder and clipped to
-        ``max_grad_norm``, and their total norm."""
-        tc = self.train_config
-        params = self.trainable_params
-        encoder = set(self.net.encoder_params)
-        grads = T.grad(loss_mean, params)
-        grads = [g * self.encoder_gate if p in encoder else g for p, g in zip(params, grads)]
-        if tc.max_grad_norm:
-            return lasagne.updates.total_norm_constraint(grads, tc.max_grad_norm,
-                                                         return_norm=True)
-        return grads, T.sqrt(sum(T.sum(g ** 2) for g in grads))
-
     def _optimizer_updates(self):
-        """The optimiser's updates, built once on placeholder gradients.
+        """The optimiser's step, built once on placeholder gradients.
 
         Every bucket's training function substitutes its own gradients for
         the placeholders (``givens``), so all of them share one set of
@@ -154,15 +142,22 @@ class Trainer(object):
         placeholders : list of TensorVariable
             One gradient per trainable parameter.
         updates : OrderedDict
-            Parameters and accumulators to their new values.
+            Parameters and accumulators to their new values: the encoder's
+            gradients times ``encoder_gate``, all clipped to ``max_grad_norm``,
+            then Adam or Adadelta (:func:`~lasagne_seq2seq.optimizers.clipped_updates`).
+        norm : Theano scalar
+            The gradients' total norm before clipping.
         """
         if self._optimizer is None:
+            tc = self.train_config
             params = self.trainable_params
+            encoder = set(self.net.encoder_params)
             placeholders = [p.type("grad_%s" % p.name) for p in params]
-            update = (lasagne.updates.adam if self.train_config.optimizer == "adam"
-                      else lasagne.updates.adadelta)
-            self._optimizer = placeholders, update(placeholders, params,
-                                                   learning_rate=self.learning_rate)
+            updates, norm = clipped_updates(
+                placeholders, params, tc.optimizer, learning_rate=self.learning_rate,
+                max_norm=tc.max_grad_norm,
+                grad_scales=[self.encoder_gate if p in encoder else 1.0 for p in params])
+            self._optimizer = placeholders, updates, norm
         return self._optimizer
 
     def train_function(self, shape):
@@ -183,15 +178,16 @@ class Trainer(object):
             *batch, deterministic=False, n_src_steps=n_src, n_tgt_steps=n_tgt, memory=memory,
             candidates=self.candidates)
         num_tokens = batch[4].sum()
-        grads, norm = self._clipped_gradients(loss_sum / num_tokens + penalty)
-        placeholders, updates = self._optimizer_updates()
+        grads = T.grad(loss_sum / num_tokens + penalty, self.trainable_params)
+        placeholders, updates, norm = self._optimizer_updates()
         inputs, outputs = list(batch), [loss_sum, num_tokens, norm]
         if memory is not None:  # multi-turn: the encoder state goes in and comes out
             inputs.append(memory)
             outputs.append(new_memory)
-        # on_unused_input: an lm network never reads the source side.
+        # on_unused_input: an lm network never reads the source side;
+        # accept_inplace: the fused Adam step updates its arrays in place.
         function = theano.function(inputs, outputs, updates=updates,
-                                   givens=list(zip(placeholders, grads)),
+                                   givens=list(zip(placeholders, grads)), accept_inplace=True,
                                    name="train_%s" % (shape,), on_unused_input="ignore")
         self._train_functions[shape] = function
         # This graph's dropout layers drew random streams of their own: they

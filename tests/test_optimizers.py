@@ -1,0 +1,78 @@
+"""The fused optimiser step equals Lasagne's clipping and Adam, step by step."""
+import numpy as np
+import pytest
+
+from lasagne_seq2seq import compat  # noqa: F401  (before Theano)
+import theano
+import theano.tensor as T
+import lasagne
+
+from lasagne_seq2seq.optimizers import AdamStep, SumOfSquares, clipped_updates
+
+SHAPES = [(7, 5), (5,), (3, 4, 2)]
+
+
+def shared_params(seed):
+    rng = np.random.RandomState(seed)
+    return [theano.shared(rng.randn(*shape).astype("float32"), name="p%d" % i)
+            for i, shape in enumerate(SHAPES)]
+
+
+def lasagne_step(params, grads, optimizer, max_norm, scales, learning_rate):
+    """The reference: Lasagne's own ops, as the trainer used them before."""
+    scaled = [g * s for g, s in zip(grads, scales)]
+    if max_norm:
+        scaled, norm = lasagne.updates.total_norm_constraint(scaled, max_norm, return_norm=True)
+    else:
+        norm = T.sqrt(sum(T.sum(g ** 2) for g in scaled))
+    update = lasagne.updates.adam if optimizer == "adam" else lasagne.updates.adadelta
+    return update(scaled, params, learning_rate=learning_rate), norm
+
+
+@pytest.mark.parametrize("optimizer,max_norm", [("adam", 1.0), ("adam", None), ("adadelta", 1.0)])
+def test_clipped_updates_equal_lasagnes_clipping_and_optimizer(optimizer, max_norm):
+    grads = [T.TensorType("float32", (False,) * len(shape))() for shape in SHAPES]
+    gate = theano.shared(np.float32(1.0))
+    scales = [gate, 1.0, 1.0]  # the trainer's encoder gate on the first parameter
+    functions = []
+    for build in (clipped_updates, None):
+        params = shared_params(0)
+        if build is None:
+            updates, norm = lasagne_step(params, grads, optimizer, max_norm, scales, 0.01)
+        else:
+            updates, norm = build(grads, params, optimizer, learning_rate=0.01,
+                                  max_norm=max_norm, grad_scales=scales)
+        functions.append((params, theano.function(grads, norm, updates=updates,
+                                                  accept_inplace=True)))
+    rng = np.random.RandomState(1)
+    for step in range(6):
+        gate.set_value(np.float32(0.0 if step < 2 else 1.0))  # frozen, then training
+        values = [(3 * rng.randn(*shape)).astype("float32") for shape in SHAPES]
+        norms = [float(function(*values)) for _, function in functions]
+        np.testing.assert_allclose(norms[0], norms[1], rtol=1e-5)
+        for fused, reference in zip(functions[0][0], functions[1][0]):
+            np.testing.assert_allclose(fused.get_value(), reference.get_value(), rtol=1e-5,
+                                       atol=1e-6, err_msg="step %d %s" % (step, fused.name))
+    assert not np.allclose(functions[0][0][1].get_value(), shared_params(0)[1].get_value())
+
+
+def test_the_adam_step_is_fused_and_in_place():
+    params = shared_params(0)
+    grads = [T.TensorType("float32", (False,) * len(shape))() for shape in SHAPES]
+    updates, _ = clipped_updates(grads, params, "adam", max_norm=5.0)
+    before = params[0].get_value(borrow=True)
+    function = theano.function(grads, [], updates=updates, accept_inplace=True)
+    ops = [type(node.op) for node in function.maker.fgraph.toposort()]
+    assert ops.count(AdamStep) == len(SHAPES) and ops.count(SumOfSquares) == len(SHAPES)
+    function(*[np.ones(shape, "float32") for shape in SHAPES])
+    after = params[0].get_value(borrow=True)
+    assert np.shares_memory(before, after)  # updated where it was, no new array
+    np.testing.assert_allclose(after, shared_params(0)[0].get_value() - 0.001, rtol=1e-4)
+
+
+def test_sum_of_squares_on_strided_input():
+    x = T.fmatrix()
+    function = theano.function([x], SumOfSquares()(x.T[::2]))
+    value = np.random.RandomState(0).randn(6, 9).astype("float32")
+    np.testing.assert_allclose(function(value), np.sum(value.T[::2].astype(np.float64) ** 2),
+                               rtol=1e-6)
