@@ -8,19 +8,28 @@ random batches (batch 64, 15 source and 15+1 target steps):
 - compile time of the training step, cold (empty compile cache) and cached;
 - steady-state training throughput in target tokens/s (and ms per step);
 - peak resident memory of the process;
-- greedy and beam-10 latency for one question, and batched greedy
-  throughput (64 questions at once), replies of exactly 15 tokens (EOS is
-  masked out so every system decodes the same number of steps).
+- greedy latency for one question and batched greedy throughput (64
+  questions at once), replies of exactly 15 tokens (EOS is masked out so
+  every system decodes the same number of steps), at two levels: *ids*, a
+  loop over the compiled encoder and decoder step with token ids in and
+  out (:func:`theano_greedy`, what ``torch_reference.greedy_decode`` does),
+  and *text*, :meth:`lasagne_seq2seq.decoding.Decoder.decode` from question
+  strings to reply strings (tokenizing, vocabulary lookups, the search's
+  bookkeeping, detokenizing: what a user waits for); beam-10 latency, text.
 
 When PyTorch is installed it runs ``bench/torch_reference.py`` (the same
 network and math) in its own process and prints the ratio ours/PyTorch
-(above 1: Theano is faster). Every process uses every core (Theano through
-OpenBLAS, PyTorch through its intra-op threads).
+(above 1: Theano is faster) of the rows both measure alike: training and
+greedy decoding of ids. Every process uses every core (Theano through
+OpenBLAS, PyTorch through its intra-op threads). ``--check`` shows that the
+math is the same: both networks from the same weights, the loss of one batch
+and the parameters after one training step, compared.
 
     .venv/bin/python bench/run.py                       # default size, all variants
     .venv/bin/python bench/run.py --sizes default,paper --json bench.json
     .venv/bin/python bench/run.py --variants compat --no-cold --no-torch
     .venv/bin/python bench/run.py --profile             # Theano's profile of a step
+    .venv/bin/python bench/run.py --check               # the same math as PyTorch?
 
 Variants (each a process with its own flags; see :data:`VARIANTS`):
 ``compat`` is the package as it is; ``openmp`` and ``openmp200k`` add OpenMP
@@ -65,6 +74,23 @@ def peak_memory_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def cpu_model():
+    """The processor's name as Linux reports it (``unknown`` elsewhere), with
+    the widest vector extension it offers: the matrix products' speed depends
+    on it."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            info = handle.read()
+    except OSError:
+        return "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.startswith("model name")), "unknown")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
+                  if line.startswith("flags")), [])
+    vector = next((v for v in ("avx512f", "avx2", "sse4_2") if v in flags), "")
+    return "%s, %s" % (name, vector) if vector else name
+
+
 def median_seconds(function, repeats):
     """Median wall time of ``repeats`` calls of ``function()``."""
     times = []
@@ -82,12 +108,12 @@ def sizes_of(size):
     return config.data.vocab_size, config.model.embedding_size, config.model.hidden_size
 
 
-def random_batch(vocab_size, rng):
+def random_batch(vocab_size, rng, batch=BATCH, length=LENGTH):
     """One full-length batch: src, src_mask, tgt_in, tgt_out, tgt_mask (START=2, EOS=3)."""
-    src = rng.randint(4, vocab_size, (BATCH, LENGTH)).astype(np.int32)
-    reply = rng.randint(4, vocab_size, (BATCH, LENGTH)).astype(np.int32)
-    tgt_in = np.concatenate([np.full((BATCH, 1), 2, np.int32), reply], axis=1)
-    tgt_out = np.concatenate([reply, np.full((BATCH, 1), 3, np.int32)], axis=1)
+    src = rng.randint(4, vocab_size, (batch, length)).astype(np.int32)
+    reply = rng.randint(4, vocab_size, (batch, length)).astype(np.int32)
+    tgt_in = np.concatenate([np.full((batch, 1), 2, np.int32), reply], axis=1)
+    tgt_out = np.concatenate([reply, np.full((batch, 1), 3, np.int32)], axis=1)
     return (src, np.ones(src.shape, np.float32), tgt_in, tgt_out,
             np.ones(tgt_in.shape, np.float32))
 
@@ -112,9 +138,14 @@ def timed_steps(function, repeats):
 
 
 # ------------------------------------------------------------ Theano side
-def theano_setup(size, variant):
-    """The network, a trainer and a decoder for ``size`` (imports Theano)."""
+def theano_setup(size, variant, dims=None):
+    """The configuration, vocabulary, network and trainer for ``size`` (imports Theano).
+
+    ``dims``, when given, replaces the preset's (vocabulary, embedding,
+    hidden) sizes (the tests' small networks).
+    """
     import lasagne_seq2seq.compat  # noqa: F401  (before Theano)
+    import lasagne
     from lasagne_seq2seq.checkpoint import RunDir
     from lasagne_seq2seq.config import preset
     from lasagne_seq2seq.data import Dataset, EncodedPairs
@@ -125,11 +156,43 @@ def theano_setup(size, variant):
     config.data.max_src_len = config.data.max_tgt_len = LENGTH
     config.train.buckets, config.train.batch_size = 1, BATCH
     config.train.sampled_softmax = VARIANTS[variant]["sampled_softmax"]
+    if dims:
+        config.data.vocab_size, config.model.embedding_size, config.model.hidden_size = dims
     vocab = Vocabulary(list(SPECIALS) + ["w%d" % i for i in range(config.data.vocab_size - 4)])
+    # Seeded as train_run seeds it: every run (and --check) starts from the same weights.
+    lasagne.random.set_rng(np.random.RandomState(config.train.seed))
     net = build_network(config.model, len(vocab))
     dataset = Dataset(vocab, EncodedPairs(), EncodedPairs(), EncodedPairs(), {})
     trainer = Trainer(net, dataset, config, RunDir(tempfile.mkdtemp()), log=lambda line: None)
     return config, vocab, net, trainer
+
+
+def forbid_eos(net, vocab):
+    """Make EOS lose every step, so that every reply runs to the length cap."""
+    bias = net.l_logits.b.get_value()
+    bias[vocab.eos_id] = -1e4
+    net.l_logits.b.set_value(bias)
+
+
+def theano_greedy(encode_fn, step_fn, src, start_id, max_len):
+    """Greedy replies of ``max_len`` token ids (no EOS stop) to full-length
+    questions ``src`` (ids), on the network's compiled encoder and step
+    (:meth:`lasagne_seq2seq.models.EncoderDecoder.compile_decoder`, which
+    :class:`~lasagne_seq2seq.decoding.Decoder` runs too): what
+    ``torch_reference.greedy_decode`` does, in NumPy.
+
+    Returns
+    -------
+    int32 array ``(batch, max_len)``
+    """
+    state, *extras = encode_fn(src, np.ones(src.shape, np.float32))
+    previous = np.full(len(src), start_id, np.int32)
+    tokens = []
+    for _ in range(max_len):
+        log_probs, state = step_fn(previous, state, *extras)[:2]
+        previous = log_probs.argmax(axis=1).astype(np.int32)
+        tokens.append(previous)
+    return np.stack(tokens, axis=1)
 
 
 def theano_compile(size, variant):
@@ -161,23 +224,40 @@ def theano_measure(size, variant, steps):
                    others_cpu_percent=others)
 
     # Decoding: EOS can never win, so every reply has exactly LENGTH tokens.
-    bias = net.l_logits.b.get_value()
-    bias[vocab.eos_id] = -1e4
-    net.l_logits.b.set_value(bias)
+    forbid_eos(net, vocab)
     decoder = Decoder(net, vocab, config, max_len=LENGTH)
-    questions = [" ".join(vocab.tokens[i] for i in rng.randint(4, len(vocab), LENGTH))
-                 for _ in range(BATCH)]
+    # ids: the questions torch_measure decodes (the same generator's first batch).
+    src = batches[0][0]
+
+    def greedy_ids(questions):
+        return theano_greedy(decoder.encode_fn, decoder.step_fn, questions, vocab.start_id, LENGTH)
+    greedy_ids(src[:1])  # warm-up
+    results["greedy_ids_ms"] = 1e3 * median_seconds(lambda: greedy_ids(src[:1]), 10)
+    results["batched_ids_replies_per_s"] = BATCH / median_seconds(lambda: greedy_ids(src), 5)
+    # text: the same words as strings, through the Decoder.
+    questions = [" ".join(vocab.tokens[i] for i in ids) for ids in src]
     greedy, beam = DecodeOptions(strategy="greedy"), DecodeOptions(strategy="beam", beam=10)
     decoder.decode(questions[:1], beam)  # warm-up
-    results["greedy_ms"] = 1e3 * median_seconds(lambda: decoder.decode(questions[:1], greedy), 10)
-    results["beam10_ms"] = 1e3 * median_seconds(lambda: decoder.decode(questions[:1], beam), 5)
-    results["batched_replies_per_s"] = BATCH / median_seconds(
+    results["greedy_text_ms"] = 1e3 * median_seconds(
+        lambda: decoder.decode(questions[:1], greedy), 10)
+    results["beam10_text_ms"] = 1e3 * median_seconds(
+        lambda: decoder.decode(questions[:1], beam), 5)
+    results["batched_text_replies_per_s"] = BATCH / median_seconds(
         lambda: decoder.decode(questions, greedy), 5)
     results["peak_mb"] = peak_memory_mb()
     return results
 
 
 # ----------------------------------------------------------- PyTorch side
+def torch_batch(batch):
+    """A :func:`random_batch` as the reference's step takes it: no source
+    mask (the questions are full length), int64 ids."""
+    import torch
+    src, _, tgt_in, tgt_out, tgt_mask = batch
+    return [torch.from_numpy(a.astype(np.int64) if a.dtype == np.int32 else a)
+            for a in (src, tgt_in, tgt_out, tgt_mask)]
+
+
 def torch_measure(size, steps):
     """The reference network's training throughput and greedy decoding speed."""
     import torch
@@ -187,8 +267,7 @@ def torch_measure(size, steps):
     model = TorchSeq2Seq(vocab_size, embedding_size, hidden_size)
     step = training_step(model)
     rng = np.random.RandomState(0)
-    batches = [[torch.from_numpy(a.astype(np.int64) if a.dtype == np.int32 else a)
-                for i, a in enumerate(random_batch(vocab_size, rng)) if i != 1] for _ in range(4)]
+    batches = [torch_batch(random_batch(vocab_size, rng)) for _ in range(4)]
     for batch in batches[:2]:
         step(*batch)
     seconds, others = timed_steps(lambda: step(*batches[rng.randint(len(batches))]), steps)
@@ -198,12 +277,72 @@ def torch_measure(size, steps):
     model.eval()
     src = batches[0][0]
     greedy_decode(model, src[:1], 2, LENGTH)
-    results["greedy_ms"] = 1e3 * median_seconds(lambda: greedy_decode(model, src[:1], 2, LENGTH), 10)
-    results["batched_replies_per_s"] = BATCH / median_seconds(
+    results["greedy_ids_ms"] = 1e3 * median_seconds(
+        lambda: greedy_decode(model, src[:1], 2, LENGTH), 10)
+    results["batched_ids_replies_per_s"] = BATCH / median_seconds(
         lambda: greedy_decode(model, src, 2, LENGTH), 5)
     results["peak_mb"] = peak_memory_mb()
     results["version"] = torch.__version__
     return results
+
+
+# ---------------------------------------------------------- the same math
+def check_same_math(size, dims=None, batch=BATCH, length=LENGTH):
+    """Both networks from the same weights: how far apart are their losses
+    and, after one training step each, their parameters?
+
+    The batch has full-length questions and, in every other row, a reply
+    half as long (its target mask ends early). Both steps are the ones
+    timed: the Trainer's compiled step and ``torch_reference.training_step``,
+    with the configuration's learning rate and clipping.
+
+    Parameters
+    ----------
+    size : str
+        A preset.
+    dims : (vocabulary, embedding, hidden), optional
+        Replace the preset's sizes (see :func:`theano_setup`).
+    batch, length : int
+
+    Returns
+    -------
+    relative : dict
+        Relative differences of ``loss sum`` (the batch's, before the update)
+        and ``gradient norm`` (the total, before clipping).
+    parameters : dict
+        Each parameter's name to ``(difference, moved)``: its largest
+        absolute difference after the step, and the largest change the step
+        made to it in Theano.
+    """
+    from torch_reference import TorchSeq2Seq, copy_theano_weights, parameter_differences, \
+        training_step
+    config, vocab, net, trainer = theano_setup(size, "compat", dims)
+    arrays = random_batch(len(vocab), np.random.RandomState(0), batch, length)
+    arrays[4][::2, length // 2 + 1:] = 0
+    model = TorchSeq2Seq(len(vocab), config.model.embedding_size, config.model.hidden_size)
+    copy_theano_weights(net, model)
+    before = {p.name: p.get_value() for p in net.params}
+    theano_loss, _, theano_norm = trainer.train_function((length, length + 1))(*arrays)
+    torch_loss, torch_norm = training_step(model, config.train.max_grad_norm,
+                                           config.train.learning_rate)(*torch_batch(arrays))
+    relative = {"loss sum": abs(float(theano_loss) - torch_loss) / abs(torch_loss),
+                "gradient norm": abs(float(theano_norm) - torch_norm) / torch_norm}
+    after = {p.name: p.get_value() for p in net.params}
+    parameters = {name: (difference, float(abs(after[name] - before[name]).max()))
+                  for name, difference in parameter_differences(net, model).items()}
+    return relative, parameters
+
+
+def print_same_math(size):
+    """``--check``: :func:`check_same_math` at a preset's sizes."""
+    relative, parameters = check_same_math(size)
+    print("%s  (vocabulary %d, embedding %d, hidden %d; batch %d, length %d): Theano and "
+          "PyTorch from the same weights" % ((size,) + sizes_of(size) + (BATCH, LENGTH)))
+    for name, difference in relative.items():
+        print("  %-36s %10.1e  (relative)" % (name, difference))
+    print("  %-36s %10s %16s" % ("after one training step", "difference", "largest change"))
+    for name, (difference, moved) in parameters.items():
+        print("  %-36s %10.1e %16.1e" % (name, difference, moved))
 
 
 # ------------------------------------------------------------------ runner
@@ -265,12 +404,16 @@ ROWS = (
     ("train_ms_per_step", "training (ms/step)", "%.1f"),
     ("others_cpu_percent", "other processes' CPU (%)", "%.0f"),
     ("peak_mb", "peak memory (MiB)", "%.0f"),
-    ("greedy_ms", "greedy, 1 question (ms)", "%.1f"),
-    ("beam10_ms", "beam 10, 1 question (ms)", "%.1f"),
-    ("batched_replies_per_s", "greedy, batch 64 (replies/s)", "%.0f"),
+    ("greedy_ids_ms", "greedy ids, 1 question (ms)", "%.1f"),
+    ("batched_ids_replies_per_s", "greedy ids, batch 64 (replies/s)", "%.0f"),
+    ("greedy_text_ms", "greedy text, 1 question (ms)", "%.1f"),
+    ("beam10_text_ms", "beam 10 text, 1 question (ms)", "%.1f"),
+    ("batched_text_replies_per_s", "greedy text, batch 64 (replies/s)", "%.0f"),
 )
-#: Rows compared with PyTorch, and whether a larger value is better.
-RATIO_ROWS = {"train_tokens_per_s": True, "greedy_ms": False, "batched_replies_per_s": True}
+#: Rows compared with PyTorch, and whether a larger value is better: those
+#: both systems measure alike (PyTorch decodes ids only, so no text rows).
+RATIO_ROWS = {"train_tokens_per_s": True, "greedy_ids_ms": False,
+              "batched_ids_replies_per_s": True}
 
 
 def format_size_table(size, columns):
@@ -311,6 +454,9 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true",
                         help="print Theano's profile of the first variant's functions")
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    parser.add_argument("--check", action="store_true",
+                        help="compare the loss and one training step with PyTorch's from the "
+                             "same weights (largest differences) instead of timing")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes, variants = args.sizes.split(","), args.variants.split(",")
@@ -326,10 +472,17 @@ def main(argv=None):
         import torch  # noqa: F401
         has_torch = not args.no_torch
     except ImportError:
+        if args.check:
+            parser.error("--check compares with PyTorch, which is not installed: "
+                         "pip install torch (bench/README.md)")
         has_torch = False
         print("PyTorch is not installed: no reference column (pip install torch)")
-    print("machine: %s, %d cores visible, load average %.1f at start"
-          % (os.uname().machine, os.cpu_count(), os.getloadavg()[0]))
+    if args.check:
+        for size in sizes:
+            print_same_math(size)
+        return 0
+    print("machine: %s (%s), %d cores visible, load average %.1f at start"
+          % (cpu_model(), os.uname().machine, os.cpu_count(), os.getloadavg()[0]))
     everything = {}
     for size in sizes:
         columns = {}

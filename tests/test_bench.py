@@ -1,0 +1,101 @@
+"""bench/run.py: its table's ratios, and the same math as its PyTorch reference."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+#: Small sizes for the Theano-PyTorch comparison: (vocabulary, embedding,
+#: hidden), batch and length. Embedding and hidden differ, so the output
+#: projection is in the network, as at the benchmark's sizes.
+DIMS, BATCH, LENGTH = (50, 8, 16), 4, 5
+
+
+@pytest.fixture(scope="module")
+def bench_run():
+    """bench/run.py as a module, with bench/ importable (as when it runs as a script)."""
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.path.remove(str(BENCH))
+
+
+def table_cells(table, rows):
+    """``{label: {column: cell}}`` of a :func:`format_size_table` text."""
+    width = max(len(label) for _, label, _ in rows) + 2
+    lines = table.splitlines()
+
+    def cells(line):
+        return [line[i:i + 16].strip() for i in range(width, len(line), 16)]
+    names = cells(lines[1])
+    return {line[:width].strip(): dict(zip(names, cells(line) + [""] * len(names)))
+            for line in lines[2:]}
+
+
+def test_format_size_table_ratios_follow_each_rows_direction(bench_run):
+    ours = {"train_tokens_per_s": 3000.0, "train_ms_per_step": 20.0, "greedy_ids_ms": 8.0,
+            "batched_ids_replies_per_s": 600.0, "greedy_text_ms": 10.0, "beam10_text_ms": 40.0,
+            "batched_text_replies_per_s": 400.0, "compile_s": None}
+    faster = dict(ours, train_tokens_per_s=6000.0, greedy_ids_ms=2.0)
+    pytorch = {"train_tokens_per_s": 2000.0, "train_ms_per_step": 30.0, "greedy_ids_ms": 4.0,
+               "batched_ids_replies_per_s": 1200.0}
+    table = bench_run.format_size_table("default", {"compat": ours, "avx512": faster,
+                                                    "pytorch": pytorch})
+    cells = table_cells(table, bench_run.ROWS)
+    assert table.splitlines()[0].startswith("default  (vocabulary 8000, embedding 128, hidden 256")
+    training, greedy_ids = cells["training (target tokens/s)"], cells["greedy ids, 1 question (ms)"]
+    # Larger is better for throughput (ours / PyTorch), smaller for latency (PyTorch / ours).
+    assert (training["compat/pytorch"], training["avx512/pytorch"]) == ("1.50x", "3.00x")
+    assert (greedy_ids["compat/pytorch"], greedy_ids["avx512/pytorch"]) == ("0.50x", "2.00x")
+    assert cells["greedy ids, batch 64 (replies/s)"]["compat/pytorch"] == "0.50x"
+    assert training["compat"] == "3000" and greedy_ids["pytorch"] == "4.0"
+    # No ratio where the two do not measure alike (text) or for non-speed rows;
+    # a figure a system lacks is a dash.
+    for label in ("greedy text, 1 question (ms)", "beam 10 text, 1 question (ms)",
+                  "greedy text, batch 64 (replies/s)", "training (ms/step)"):
+        assert cells[label]["compat/pytorch"] == "", label
+    assert cells["greedy text, 1 question (ms)"]["pytorch"] == "-"
+    assert cells["compile, cold (s)"]["compat"] == "-"
+    alone = bench_run.format_size_table("default", {"compat": ours})
+    assert "/pytorch" not in alone and "3000" in alone
+
+
+def test_theano_and_pytorch_compute_the_same_loss_and_training_step(bench_run):
+    pytest.importorskip("torch")
+    relative, parameters = bench_run.check_same_math("default", DIMS, BATCH, LENGTH)
+    assert relative["loss sum"] < 1e-6 and relative["gradient norm"] < 1e-5, relative
+    assert sorted(parameters) == sorted(
+        ["source_embedding.W", "output_projection.W", "output_projection.b", "output.b"]
+        + ["%s0.%s" % (layer, name) for layer in ("encoder", "decoder")
+           for name in ("W_in", "W_hid", "b")])
+    for name, (difference, moved) in parameters.items():
+        assert moved > 5e-4, (name, moved)  # the step changed it (by about the learning rate)
+        assert difference < 1e-6, (name, difference, moved)
+
+
+def test_greedy_ids_are_the_decoders_replies_and_pytorchs(bench_run):
+    torch = pytest.importorskip("torch")
+    from torch_reference import TorchSeq2Seq, copy_theano_weights, greedy_decode
+    from lasagne_seq2seq.decoding import Decoder
+    config, vocab, net, _ = bench_run.theano_setup("default", "compat", DIMS)
+    # Larger weights than at initialisation: replies that vary by question.
+    for param in net.params:
+        param.set_value(3 * param.get_value())
+    bench_run.forbid_eos(net, vocab)
+    decoder = Decoder(net, vocab, config, max_len=LENGTH)
+    questions = bench_run.random_batch(len(vocab), np.random.RandomState(1), BATCH, LENGTH)[0]
+    # The decoder reverses each question, as the network was trained.
+    src = questions[:, ::-1].copy() if config.model.reverse_source else questions
+    ids = bench_run.theano_greedy(decoder.encode_fn, decoder.step_fn, src, vocab.start_id, LENGTH)
+    texts = [" ".join(vocab.tokens[i] for i in row) for row in questions]
+    replies = [vocab.encode(reply.tokens) for reply in decoder.greedy(texts)]
+    assert ids.tolist() == replies
+    assert len({tuple(row) for row in replies}) > 1 and vocab.eos_id not in ids
+    model = TorchSeq2Seq(len(vocab), config.model.embedding_size, config.model.hidden_size)
+    copy_theano_weights(net, model)
+    assert greedy_decode(model, torch.from_numpy(src.astype(np.int64)), vocab.start_id,
+                         LENGTH).tolist() == ids.tolist()
