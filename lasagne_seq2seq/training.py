@@ -184,10 +184,9 @@ class Trainer(object):
         if memory is not None:  # multi-turn: the encoder state goes in and comes out
             inputs.append(memory)
             outputs.append(new_memory)
-        # on_unused_input: an lm network never reads the source side;
-        # accept_inplace: the fused Adam step updates its arrays in place.
+        # on_unused_input: an lm network never reads the source side.
         function = theano.function(inputs, outputs, updates=updates,
-                                   givens=list(zip(placeholders, grads)), accept_inplace=True,
+                                   givens=list(zip(placeholders, grads)),
                                    name="train_%s" % (shape,), on_unused_input="ignore")
         self._train_functions[shape] = function
         # This graph's dropout layers drew random streams of their own: they

@@ -42,8 +42,7 @@ def test_clipped_updates_equal_lasagnes_clipping_and_optimizer(optimizer, max_no
         else:
             updates, norm = build(grads, params, optimizer, learning_rate=0.01,
                                   max_norm=max_norm, grad_scales=scales)
-        functions.append((params, theano.function(grads, norm, updates=updates,
-                                                  accept_inplace=True)))
+        functions.append((params, theano.function(grads, norm, updates=updates)))
     rng = np.random.RandomState(1)
     for step in range(6):
         gate.set_value(np.float32(0.0 if step < 2 else 1.0))  # frozen, then training
@@ -61,9 +60,10 @@ def test_the_adam_step_is_fused_and_in_place():
     grads = [T.TensorType("float32", (False,) * len(shape))() for shape in SHAPES]
     updates, _ = clipped_updates(grads, params, "adam", max_norm=5.0)
     before = params[0].get_value(borrow=True)
-    function = theano.function(grads, [], updates=updates, accept_inplace=True)
-    ops = [type(node.op) for node in function.maker.fgraph.toposort()]
-    assert ops.count(AdamStep) == len(SHAPES) and ops.count(SumOfSquares) == len(SHAPES)
+    function = theano.function(grads, [], updates=updates)
+    ops = [node.op for node in function.maker.fgraph.toposort()]
+    assert sum(isinstance(op, AdamStep) and op.inplace for op in ops) == len(SHAPES)
+    assert sum(isinstance(op, SumOfSquares) for op in ops) == len(SHAPES)
     function(*[np.ones(shape, "float32") for shape in SHAPES])
     after = params[0].get_value(borrow=True)
     assert np.shares_memory(before, after)  # updated where it was, no new array
@@ -76,3 +76,22 @@ def test_sum_of_squares_on_strided_input():
     value = np.random.RandomState(0).randn(6, 9).astype("float32")
     np.testing.assert_allclose(function(value), np.sum(value.T[::2].astype(np.float64) ** 2),
                                rtol=1e-6)
+
+
+def test_the_out_of_place_adam_step_leaves_its_inputs_alone():
+    # What the graph holds until the in-place rewrite runs (and what runs
+    # where Theano's in-place rewrites are excluded).
+    rng = np.random.RandomState(2)
+    arrays = [rng.randn(4, 3).astype("float32") for _ in range(4)]
+    arrays[2] = np.abs(arrays[2])  # the second moment is never negative
+    inputs = [T.fmatrix() for _ in range(4)]
+    outputs = {}
+    for inplace in (False, True):
+        step = AdamStep(inplace=inplace)(*inputs, np.float32(0.5), np.float32(0.01))
+        mode = theano.compile.mode.get_default_mode().excluding("inplace")
+        function = theano.function(inputs, list(step), mode=mode, accept_inplace=inplace)
+        copies = [a.copy() for a in arrays]
+        outputs[inplace] = function(*copies)
+        assert all(np.array_equal(a, b) for a, b in zip(copies, arrays)) != inplace
+    for out_of_place, in_place in zip(outputs[False], outputs[True]):
+        np.testing.assert_allclose(out_of_place, in_place, rtol=1e-6)
