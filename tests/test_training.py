@@ -47,6 +47,15 @@ def small_config(**train):
     return config
 
 
+def assert_same_parameters_after_10_steps(straight, resumed):
+    a = load_checkpoint(RunDir(straight).checkpoint("last"))
+    b = load_checkpoint(RunDir(resumed).checkpoint("last"))
+    assert a["progress"]["step"] == b["progress"]["step"] == 10
+    for name, value in a["params"].items():
+        np.testing.assert_allclose(b["params"][name], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
 def test_resume_continues_exactly_where_training_stopped(tmp_path):
     straight = str(tmp_path / "straight")
     train_run(small_config(max_steps=10), straight, progress_bar=False, log=quiet)
@@ -54,12 +63,7 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path):
     train_run(small_config(max_steps=6), halves, progress_bar=False, log=quiet)
     resumed = small_config(max_steps=10)
     train_run(resumed, halves, resume=True, progress_bar=False, log=quiet)
-    a = load_checkpoint(RunDir(straight).checkpoint("last"))
-    b = load_checkpoint(RunDir(halves).checkpoint("last"))
-    assert a["progress"]["step"] == b["progress"]["step"] == 10
-    for name, value in a["params"].items():
-        np.testing.assert_allclose(b["params"][name], value, rtol=1e-5, atol=1e-6,
-                                   err_msg=name)
+    assert_same_parameters_after_10_steps(straight, halves)
 
 
 def test_resume_with_two_buckets_and_dropout_continues_exactly(tmp_path):
@@ -78,12 +82,7 @@ def test_resume_with_two_buckets_and_dropout_continues_exactly(tmp_path):
     assert {name.split("/")[0] for name in load_checkpoint(
         RunDir(halves).checkpoint("last"))["rng"]} == {"4x5", "8x9"}
     train_run(config(10), halves, resume=True, progress_bar=False, log=quiet)
-    a = load_checkpoint(RunDir(straight).checkpoint("last"))
-    b = load_checkpoint(RunDir(halves).checkpoint("last"))
-    assert a["progress"]["step"] == b["progress"]["step"] == 10
-    for name, value in a["params"].items():
-        np.testing.assert_allclose(b["params"][name], value, rtol=1e-5, atol=1e-6,
-                                   err_msg=name)
+    assert_same_parameters_after_10_steps(straight, halves)
 
 
 def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
