@@ -191,14 +191,16 @@ def reply_metrics(references, hypotheses):
     -------
     dict
         ``bleu``, ``distinct_1``, ``distinct_2``, ``mean_length``,
-        ``reference_mean_length``, ``top_reply_share``, ``top_reply``.
+        ``reference_mean_length``, ``top_reply_share``, ``top_reply``
+        (detokenized, for reading).
     """
+    from .text import detokenize
     top_reply, share = most_common_reply(hypotheses)
     return {"bleu": corpus_bleu(references, hypotheses),
             "distinct_1": distinct_n(hypotheses, 1), "distinct_2": distinct_n(hypotheses, 2),
             "mean_length": mean_length(hypotheses),
             "reference_mean_length": mean_length(references),
-            "top_reply_share": share, "top_reply": " ".join(top_reply)}
+            "top_reply_share": share, "top_reply": detokenize(top_reply)}
 
 
 def held_out_pairs(config, vocab, pairs_file=None, fmt="auto"):

@@ -12,7 +12,8 @@ from lasagne_seq2seq.config import load_config, save_config
 from lasagne_seq2seq.decoding import DecodeOptions
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.evaluation import (corpus_bleu, distinct_n, evaluate_run, format_table,
-                                        mean_length, most_common_reply, top_reply_share)
+                                        mean_length, most_common_reply, reply_metrics,
+                                        top_reply_share)
 from toy import TOY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +64,8 @@ def test_length_and_most_frequent_reply():
     assert most_common_reply(replies) == (("i", "don't", "know"), 0.5)
     assert top_reply_share([["a"], ["b"], ["c"]]) == pytest.approx(1 / 3)
     assert mean_length([]) == 0.0 and most_common_reply([]) == ((), 0.0)
+    treebank = [["i", "do", "n't", "know", "."]] * 2 + [["no"]]
+    assert reply_metrics(treebank, treebank)["top_reply"] == "i don't know."
 
 
 # ------------------------------------------------------ trained toy models

@@ -247,7 +247,9 @@ def check_decoding(run_dir, trained, pairs, lm_dir):
     gains = np.array([b.log_prob - g.log_prob for b, g in zip(best, greedy)])
     # Not a theorem: the greedy reply can fall out of the beam (it did for 3
     # of v1's 100 long reversals, by at most 0.13 nats, at step 10 of 11).
-    assert (gains >= -1e-4).mean() >= 0.95 and gains.mean() >= 0, gains
+    # Where beam and greedy find the same replies the two sums of float32
+    # log-probabilities differ by rounding (-2e-8 on average here): hence 1e-4.
+    assert (gains >= -1e-4).mean() >= 0.95 and gains.mean() >= -1e-4, gains
     assert exact_match(best, pairs) >= exact_match(greedy, pairs)
 
     zero = decoder.decode(questions, DecodeOptions(strategy="beam", beam=3, nbest=3,
