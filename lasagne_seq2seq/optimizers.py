@@ -37,10 +37,9 @@ from theano.graph.basic import Apply
 from theano.graph.op import COp
 from theano.graph.opt import TopoOptimizer, local_optimizer
 
-__all__ = ["clipped_updates", "SumOfSquares", "AdamStep", "OPTIMIZERS"]
+from .config import OPTIMIZERS
 
-#: The optimisers :func:`clipped_updates` knows.
-OPTIMIZERS = ("adam", "adadelta")
+__all__ = ["clipped_updates", "SumOfSquares", "AdamStep"]
 
 #: Lasagne's ``total_norm_constraint`` divides by ``norm + 1e-7``.
 _NORM_EPSILON = 1e-7
