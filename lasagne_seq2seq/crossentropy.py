@@ -38,10 +38,11 @@ from theano.graph.op import COp
 __all__ = ["softmax_cross_entropy", "log_softmax", "SoftmaxCrossEntropy",
            "SoftmaxCrossEntropyGrad", "LogSoftmax"]
 
-#: Cephes' expf for x <= 0 (inputs are shifted by the row maximum), clamped
-#: at -87 where float32 would go subnormal: exp(-87) = 1.6e-38 is nothing
-#: next to the row maximum's exp(0) = 1 in every sum it enters.
-_EXP_SUPPORT = r"""
+#: C helpers shared with :mod:`lasagne_seq2seq.fused_lstm`: Cephes' expf for
+#: x <= 0 (inputs are shifted by the row maximum), clamped at -87 where
+#: float32 would go subnormal (exp(-87) = 1.6e-38 is nothing next to the row
+#: maximum's exp(0) = 1 in every sum it enters), and output allocation.
+C_HELPERS = r"""
 static inline float s2s_exp_nonpositive(float x)
 {
     x = x < -87.0f ? -87.0f : x;
@@ -61,6 +62,22 @@ static inline float s2s_exp_nonpositive(float x)
     return p * scale.f;
 }
 
+/* Make *out a C-contiguous float32 array of the given shape (reused when it
+   has it). */
+static int s2s_ensure_output(PyArrayObject** out, int ndim, npy_intp* dims)
+{
+    int reusable = *out && PyArray_NDIM(*out) == ndim && PyArray_IS_C_CONTIGUOUS(*out);
+    for (int k = 0; reusable && k < ndim; ++k)
+        reusable = PyArray_DIMS(*out)[k] == dims[k];
+    if (reusable)
+        return 0;
+    Py_XDECREF(*out);
+    *out = (PyArrayObject*) PyArray_EMPTY(ndim, dims, NPY_FLOAT32, 0);
+    return *out ? 0 : -1;
+}
+"""
+
+_SOFTMAX_ROW = r"""
 /* Softmax of one row of x + b into out; returns log(sum) + max, the row's
    log partition function. */
 static inline float s2s_softmax_row(const float* x, const float* b, npy_intp cols, float* out)
@@ -84,18 +101,6 @@ static inline float s2s_softmax_row(const float* x, const float* b, npy_intp col
         out[j] *= inverse;
     return logf(sum) + top;
 }
-
-/* Make *out a float32 array of the given shape (reused when it has it). */
-static int s2s_ensure_output(PyArrayObject** out, int ndim, npy_intp* dims)
-{
-    if (*out && PyArray_NDIM(*out) == ndim
-            && (ndim == 1 || PyArray_DIMS(*out)[1] == dims[1])
-            && PyArray_DIMS(*out)[0] == dims[0] && PyArray_IS_C_CONTIGUOUS(*out))
-        return 0;
-    Py_XDECREF(*out);
-    *out = (PyArrayObject*) PyArray_EMPTY(ndim, dims, NPY_FLOAT32, 0);
-    return *out ? 0 : -1;
-}
 """
 
 
@@ -111,11 +116,11 @@ class _RowOp(COp):
         return ["<math.h>", "<string.h>"]
 
     def c_support_code(self, **kwargs):
-        return _EXP_SUPPORT
+        return C_HELPERS + _SOFTMAX_ROW
 
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (4,)
+        return (5,)
 
 
 def _check(condition, message, fail):
