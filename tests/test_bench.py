@@ -72,9 +72,15 @@ def test_theano_and_pytorch_compute_the_same_loss_and_training_step(bench_run):
         ["source_embedding.W", "output_projection.W", "output_projection.b", "output.b"]
         + ["%s0.%s" % (layer, name) for layer in ("encoder", "decoder")
            for name in ("W_in", "W_hid", "b")])
+    # Adam's first step is the learning rate times g / (|g| + eps) for every
+    # entry, so an entry of the gradient near eps (3e-7 here) turns float32
+    # rounding (exp and tanh to within an ulp or two, a different summation
+    # order) into up to ~0.2% of a step (1.5e-6 for one encoder bias entry
+    # with the fused LSTM, 4e-7 with the unrolled steps). A formula that is
+    # not the same moves entries by a whole step (1e-3): 1% of one is the bar.
     for name, (difference, moved) in parameters.items():
         assert moved > 5e-4, (name, moved)  # the step changed it (by about the learning rate)
-        assert difference < 1e-6, (name, difference, moved)
+        assert difference < 1e-5, (name, difference, moved)
 
 
 def test_greedy_ids_are_the_decoders_replies_and_pytorchs(bench_run):
