@@ -1,30 +1,29 @@
-"""Softmax cross-entropy (and log-softmax) as vectorised C ops.
+"""The output layer's softmax cross-entropy (and log-softmax) as C ops.
 
-``-log softmax(x W + b)[target]`` over a 8,000-22,000-word vocabulary is,
-after the output layer's matrix products, the largest cost of a training
-step. Theano's fused op for it (``CrossentropySoftmaxArgmax1HotWithBias``)
-calls the scalar ``exp`` once per logit. The two ops here compute the same
-function, row by row:
+``-log softmax(x W + b)[target]`` over a 8,000-22,000-word vocabulary is the
+largest cost of a training step: three matrix products of ``(tokens,
+features)`` by ``(features, vocabulary)``, and the passes over the
+``(tokens, vocabulary)`` logits between them. Theano's own ops write the
+logits, then the softmax, then ``g * (softmax - onehot)`` into a new array
+each, and call the scalar ``exp`` once per logit. Here:
 
-* :class:`SoftmaxCrossEntropy` ``(x, b, targets) -> (nll, softmax)``: the row
-  maximum, ``exp(x + b - max)`` and its sum, the normalised softmax (kept for
-  the gradient) and ``nll = log(sum) + max - (x + b)[target]``;
-* :class:`SoftmaxCrossEntropyGrad` ``(g, softmax, targets) -> (dx, db)``:
-  ``dx = g * (softmax - onehot(target))`` and the bias gradient
-  ``db = sum(dx, axis=0)``, summed while ``dx`` is written;
+* :class:`LinearSoftmaxCrossEntropy` ``(x, W, b, targets) -> (nll, p)``:
+  one ``sgemm`` writes ``x W`` into ``p``, and one vectorised pass per row
+  (the row maximum, ``exp(x W + b - max)`` and its sum) turns it in place into
+  ``p = softmax - onehot(target)`` and gives ``nll = log(sum) + max -
+  (x W + b)[target]``;
+* :class:`LinearSoftmaxCrossEntropyGrad` ``(g, p, x, W) -> (dx, dWb)``:
+  the gradient without ever scaling ``p`` by ``g`` (a pass over the largest
+  array less): ``dx = g * (p W^T)`` row by row, and ``W``'s and ``b``'s
+  gradients together from one ``sgemm``, ``[g * x, g]^T p``;
 
-with the inner loops vectorised (``#pragma omp simd``) around an ``exp``
-written as a polynomial (Cephes' ``expf``: range reduction by ``ln 2``, a
-degree-5 minimax polynomial, the exponent set by integer arithmetic; about 1
-unit in the last place of float32 for the arguments ``<= 0`` it is given
-here): 7x faster than Theano's op on one thread. Decoders take
-log-probabilities from :class:`LogSoftmax` ``(x, b)``, the same row loop.
-
-They run on one thread: with OpenMP threads the ops were slower whenever the
-second core was busy, with another job or with OpenBLAS's threads still
-spinning after a matrix product (up to 8 ms a call, a scheduler time slice,
-instead of 0.5 ms). Theano's optimiser leaves custom ops alone, so the graph
-keeps them as written.
+``W`` is ``(features, vocabulary)``, or the embedding matrix ``(vocabulary,
+features)`` itself for a tied output layer (``word_rows``), so that its
+gradient comes out in the layout the embeddings are stored in. Decoders take
+log-probabilities from :class:`LogSoftmax` ``(x, b)``, the same row loop
+(:mod:`lasagne_seq2seq.cops`: the exponential polynomial, one thread).
+Theano's optimiser leaves custom ops alone, so the graph keeps them as
+written.
 """
 import numpy as np
 
@@ -33,49 +32,12 @@ import theano
 import theano.tensor as T
 from theano.gradient import DisconnectedType
 from theano.graph.basic import Apply
-from theano.graph.op import COp
+from theano.tensor.elemwise import DimShuffle
 
-__all__ = ["softmax_cross_entropy", "log_softmax", "SoftmaxCrossEntropy",
-           "SoftmaxCrossEntropyGrad", "LogSoftmax"]
+from .cops import BlasCOp
 
-#: C helpers shared with :mod:`lasagne_seq2seq.fused_lstm`: Cephes' expf for
-#: x <= 0 (inputs are shifted by the row maximum), clamped at -87 where
-#: float32 would go subnormal (exp(-87) = 1.6e-38 is nothing next to the row
-#: maximum's exp(0) = 1 in every sum it enters), and output allocation.
-C_HELPERS = r"""
-static inline float s2s_exp_nonpositive(float x)
-{
-    x = x < -87.0f ? -87.0f : x;
-    /* Round x / ln 2 to the nearest integer: adding and subtracting 1.5 * 2^23
-       (exact for |x / ln 2| < 2^22) vectorises, floorf does not. */
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { npy_int32 i; float f; } scale;  /* 2^n, built in the exponent bits */
-    scale.i = ((npy_int32) n + 127) << 23;
-    return p * scale.f;
-}
-
-/* Make *out a C-contiguous float32 array of the given shape (reused when it
-   has it). */
-static int s2s_ensure_output(PyArrayObject** out, int ndim, npy_intp* dims)
-{
-    int reusable = *out && PyArray_NDIM(*out) == ndim && PyArray_IS_C_CONTIGUOUS(*out);
-    for (int k = 0; reusable && k < ndim; ++k)
-        reusable = PyArray_DIMS(*out)[k] == dims[k];
-    if (reusable)
-        return 0;
-    Py_XDECREF(*out);
-    *out = (PyArrayObject*) PyArray_EMPTY(ndim, dims, NPY_FLOAT32, 0);
-    return *out ? 0 : -1;
-}
-"""
+__all__ = ["linear_softmax_cross_entropy", "log_softmax", "LinearSoftmaxCrossEntropy",
+           "LinearSoftmaxCrossEntropyGrad", "LogSoftmax"]
 
 _SOFTMAX_ROW = r"""
 /* Softmax of one row of x + b into out; returns log(sum) + max, the row's
@@ -104,23 +66,16 @@ static inline float s2s_softmax_row(const float* x, const float* b, npy_intp col
 """
 
 
-class _RowOp(COp):
-    """Shared C plumbing: flags, headers, support code."""
+class _RowOp(BlasCOp):
+    """The softmax row loop on top of :class:`~lasagne_seq2seq.cops.BlasCOp`."""
     __props__ = ()
 
-    def c_compile_args(self, **kwargs):
-        # "omp simd" pragmas only: no OpenMP threads (see the module docstring).
-        return ["-fopenmp-simd"]
-
-    def c_headers(self, **kwargs):
-        return ["<math.h>", "<string.h>"]
-
     def c_support_code(self, **kwargs):
-        return C_HELPERS + _SOFTMAX_ROW
+        return super(_RowOp, self).c_support_code() + _SOFTMAX_ROW
 
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (5,)
+        return (6,)
 
 
 def _check(condition, message, fail):
@@ -128,138 +83,248 @@ def _check(condition, message, fail):
         condition, message, fail)
 
 
-class SoftmaxCrossEntropy(_RowOp):
-    """``(x, b, targets) -> (nll, softmax)`` for float32 ``x (n, V)``,
-    ``b (V,)`` and int32 ``targets (n,)``; see the module docstring."""
+class LinearSoftmaxCrossEntropy(_RowOp):
+    """``(x, W, b, targets) -> (nll, p)``: the loss of an output layer.
 
-    def make_node(self, x, b, targets):
-        x, b, targets = (T.as_tensor_variable(v) for v in (x, b, targets))
-        if (x.type.ndim, b.type.ndim, targets.type.ndim) != (2, 1, 1) \
-                or x.dtype != "float32" or b.dtype != "float32" or targets.dtype != "int32":
-            raise TypeError("SoftmaxCrossEntropy needs float32 x (n, V), float32 b (V,) and "
-                            "int32 targets (n,)")
-        return Apply(self, [x, b, targets], [T.fvector(), x.type()])
+    ``x`` ``(n, E)`` float32 features; ``W`` ``(E, V)``, or ``(V, E)`` with
+    ``word_rows``; ``b`` ``(V,)``; ``targets`` ``(n,)`` int32. ``nll`` is
+    ``-log softmax(x W + b)[targets]`` per row; ``p`` ``(n, V)`` is
+    ``softmax - onehot(targets)``, kept for the gradient (only ``nll`` is
+    differentiable). See the module docstring.
+    """
+    __props__ = ("word_rows",)
+
+    def __init__(self, word_rows=False):
+        self.word_rows = bool(word_rows)
+
+    def make_node(self, x, W, b, targets):
+        x, W, b, targets = (T.as_tensor_variable(v) for v in (x, W, b, targets))
+        if (x.ndim, W.ndim, b.ndim, targets.ndim) != (2, 2, 1, 1) or targets.dtype != "int32" \
+                or any(v.dtype != "float32" for v in (x, W, b)):
+            raise TypeError("LinearSoftmaxCrossEntropy needs float32 x (n, E), W (E, V) or "
+                            "(V, E), b (V,) and int32 targets (n,)")
+        return Apply(self, [x, W, b, targets], [T.fvector(), T.fmatrix()])
 
     def perform(self, node, inputs, outputs):
-        x, b, targets = inputs
-        logits = x + b
+        # NumPy, for Theano without a C compiler (and as a reference in tests).
+        x, W, b, targets = inputs
+        logits = x.dot(W.T if self.word_rows else W) + b
         top = logits.max(axis=1, keepdims=True)
         exps = np.exp(logits - top)
         sums = exps.sum(axis=1)
         rows = np.arange(len(targets))
+        p = (exps / sums[:, None]).astype(np.float32)
+        p[rows, targets] -= 1
         outputs[0][0] = (np.log(sums) + top[:, 0] - logits[rows, targets]).astype(np.float32)
-        outputs[1][0] = (exps / sums[:, None]).astype(np.float32)
+        outputs[1][0] = p
 
     def infer_shape(self, fgraph, node, shapes):
-        return [(shapes[0][0],), shapes[0]]
+        x, W, _, _ = shapes
+        return [(x[0],), (x[0], W[0] if self.word_rows else W[1])]
 
     def connection_pattern(self, node):
-        return [[True, True], [True, True], [False, False]]
+        return [[True, True], [True, True], [True, True], [False, False]]
 
     def grad(self, inputs, output_grads):
-        x, b, targets = inputs
-        g_nll, g_softmax = output_grads
-        if not isinstance(g_softmax.type, DisconnectedType):
-            raise NotImplementedError("SoftmaxCrossEntropy: only the nll is differentiable")
-        _, softmax = self(x, b, targets)
-        dx, db = SoftmaxCrossEntropyGrad()(g_nll, softmax, targets)
-        return [dx, db, DisconnectedType()()]
+        x, W, b, targets = inputs
+        g_nll, g_p = output_grads
+        if not isinstance(g_p.type, DisconnectedType):
+            raise NotImplementedError("LinearSoftmaxCrossEntropy: only the nll is differentiable")
+        _, p = self(x, W, b, targets)
+        dx, dWb = LinearSoftmaxCrossEntropyGrad(self.word_rows)(g_nll, p, x, W)
+        if self.word_rows:  # dWb is (V, E + 1)
+            return [dx, dWb[:, :-1], dWb[:, -1], DisconnectedType()()]
+        return [dx, dWb[:-1], dWb[-1], DisconnectedType()()]  # (E + 1, V)
 
     def c_code(self, node, name, inputs, outputs, sub):
-        x, b, targets = inputs
-        nll, softmax = outputs
+        x, W, b, targets = inputs
+        nll, p = outputs
         fail = sub["fail"]
-        checks = "\n".join([
-            _check("PyArray_DIMS(%s)[0] == PyArray_DIMS(%s)[1]" % (b, x),
-                   "b must have one value per column of x", fail),
-            _check("PyArray_DIMS(%s)[0] == PyArray_DIMS(%s)[0]" % (targets, x),
-                   "targets must have one value per row of x", fail),
-        ])
+        # Row-major products are column-major ones transposed: out^T = W^T x^T.
+        if self.word_rows:  # W (V, E)
+            vocabulary_axis, feature_axis = 0, 1
+            product = ('sgemm_((char*) "T", (char*) "N", &V, &N, &E, &one, (float*) w, &E, '
+                       '(float*) xs, &E, &zero, out, &V);')
+        else:  # W (E, V)
+            vocabulary_axis, feature_axis = 1, 0
+            product = ('sgemm_((char*) "N", (char*) "N", &V, &N, &E, &one, (float*) w, &V, '
+                       '(float*) xs, &E, &zero, out, &V);')
         return r"""
         {
-        %(checks)s
-        npy_intp rows = PyArray_DIMS(%(x)s)[0], cols = PyArray_DIMS(%(x)s)[1];
-        if (s2s_ensure_output(&%(nll)s, 1, PyArray_DIMS(%(x)s))
-                || s2s_ensure_output(&%(softmax)s, 2, PyArray_DIMS(%(x)s))) %(fail)s
-        // Contiguous inputs (new references; usually the inputs themselves)
-        // let the inner loops vectorise.
-        PyArrayObject* x_c = PyArray_GETCONTIGUOUS(%(x)s);
-        PyArrayObject* b_c = PyArray_GETCONTIGUOUS(%(b)s);
-        if (!x_c || !b_c) { Py_XDECREF(x_c); Py_XDECREF(b_c); %(fail)s }
-        const float* b_data = (const float*) PyArray_DATA(b_c);
-        const npy_int32* t_data = (const npy_int32*) PyArray_DATA(%(targets)s);
-        npy_intp t_stride = PyArray_STRIDES(%(targets)s)[0] / sizeof(npy_int32);
-        float* nll_data = (float*) PyArray_DATA(%(nll)s);
-        int bad_target = 0;
-        for (npy_intp i = 0; i < rows; ++i) {
-            const float* x_row = (const float*) PyArray_GETPTR2(x_c, i, 0);
-            float* s_row = (float*) PyArray_GETPTR2(%(softmax)s, i, 0);
-            float log_partition = s2s_softmax_row(x_row, b_data, cols, s_row);
-            npy_int32 t = t_data[i * t_stride];
-            if (t < 0 || t >= cols) { bad_target = 1; continue; }
-            nll_data[i] = log_partition - (x_row[t] + b_data[t]);
+        PyArrayObject* x_c = s2s_contiguous_float(%(x)s);  // new references
+        PyArrayObject* w_c = s2s_contiguous_float(%(W)s);
+        PyArrayObject* b_c = s2s_contiguous_float(%(b)s);
+        int ok = x_c && w_c && b_c;
+        npy_intp rows = 0, features = 0, words = 0;
+        if (ok) {
+            rows = PyArray_DIMS(x_c)[0];
+            features = PyArray_DIMS(x_c)[1];
+            words = PyArray_DIMS(w_c)[%(vocabulary_axis)d];
+            if (PyArray_DIMS(w_c)[%(feature_axis)d] != features || PyArray_DIMS(b_c)[0] != words
+                    || PyArray_DIMS(%(targets)s)[0] != rows) {
+                PyErr_Format(PyExc_ValueError,
+                             "LinearSoftmaxCrossEntropy: shapes do not fit: x (%%ld, %%ld), "
+                             "W (%%ld, %%ld), b (%%ld,), targets (%%ld,)",
+                             (long) rows, (long) features, (long) PyArray_DIMS(w_c)[0],
+                             (long) PyArray_DIMS(w_c)[1], (long) PyArray_DIMS(b_c)[0],
+                             (long) PyArray_DIMS(%(targets)s)[0]);
+                ok = 0;
+            }
         }
-        Py_DECREF(x_c);
-        Py_DECREF(b_c);
-        if (bad_target) {
-            PyErr_SetString(PyExc_IndexError, "SoftmaxCrossEntropy: a target is out of range");
-            %(fail)s
+        npy_intp p_dims[2] = {rows, words};
+        if (ok && (s2s_ensure_output(&%(nll)s, 1, &rows)
+                   || s2s_ensure_output(&%(p)s, 2, p_dims)))
+            ok = 0;
+        if (ok) {
+            const int N = (int) rows, E = (int) features, V = (int) words;
+            const float one = 1.0f, zero = 0.0f;
+            const float* w = (const float*) PyArray_DATA(w_c);
+            const float* xs = (const float*) PyArray_DATA(x_c);
+            const float* bias = (const float*) PyArray_DATA(b_c);
+            const npy_int32* t_data = (const npy_int32*) PyArray_DATA(%(targets)s);
+            npy_intp t_stride = PyArray_STRIDES(%(targets)s)[0] / sizeof(npy_int32);
+            float* out = (float*) PyArray_DATA(%(p)s);
+            float* nll = (float*) PyArray_DATA(%(nll)s);
+            if (rows && words) {
+                if (features)
+                    %(product)s
+                else
+                    memset(out, 0, rows * words * sizeof(float));
+            }
+            for (npy_intp i = 0; i < rows && ok; ++i) {
+                float* row = out + i * words;
+                npy_int32 t = t_data[i * t_stride];
+                if (t < 0 || t >= words) {
+                    PyErr_Format(PyExc_IndexError,
+                                 "LinearSoftmaxCrossEntropy: target %%d is out of range "
+                                 "for a vocabulary of %%ld words", (int) t, (long) words);
+                    ok = 0;
+                    break;
+                }
+                float target_logit = row[t] + bias[t];
+                nll[i] = s2s_softmax_row(row, bias, words, row) - target_logit;
+                row[t] -= 1.0f;
+            }
         }
+        Py_XDECREF(x_c);
+        Py_XDECREF(w_c);
+        Py_XDECREF(b_c);
+        if (!ok) %(fail)s
         }
-        """ % dict(locals(), checks=checks)
+        """ % dict(locals(), vocabulary_axis=vocabulary_axis, feature_axis=feature_axis)
 
 
-class SoftmaxCrossEntropyGrad(_RowOp):
-    """``(g, softmax, targets) -> (dx, db)``: ``dx = g[:, None] * (softmax -
-    onehot(targets))`` and the bias gradient ``db = sum(dx, axis=0)``, summed
-    while ``dx`` is written (one pass over the matrix less)."""
+class LinearSoftmaxCrossEntropyGrad(_RowOp):
+    """``(g, p, x, W) -> (dx, dWb)``: the gradient of
+    :class:`LinearSoftmaxCrossEntropy` for the gradient ``g`` of its ``nll``.
 
-    def make_node(self, g, softmax, targets):
-        g, softmax, targets = (T.as_tensor_variable(v) for v in (g, softmax, targets))
-        return Apply(self, [g, softmax, targets], [softmax.type(), T.fvector()])
+    ``dx = g * (p W^T)`` row by row; ``dWb`` holds ``W``'s gradient with
+    ``b``'s as one more row (``(E + 1, V)``), or one more column for
+    ``word_rows`` (``(V, E + 1)``): both come from ``[g * x, g]^T p``.
+    """
+    __props__ = ("word_rows",)
+
+    def __init__(self, word_rows=False):
+        self.word_rows = bool(word_rows)
+
+    def make_node(self, g, p, x, W):
+        g, p, x, W = (T.as_tensor_variable(v) for v in (g, p, x, W))
+        return Apply(self, [T.cast(g, "float32"), p, x, W], [T.fmatrix(), T.fmatrix()])
 
     def perform(self, node, inputs, outputs):
-        g, softmax, targets = inputs
-        dx = softmax * g[:, None]
-        dx[np.arange(len(targets)), targets] -= g
-        outputs[0][0] = dx
-        outputs[1][0] = dx.sum(axis=0, dtype=np.float64).astype(np.float32)
+        g, p, x, W = inputs
+        scaled = np.concatenate([x * g[:, None], g[:, None]], axis=1)
+        outputs[0][0] = (p.dot(W if self.word_rows else W.T) * g[:, None]).astype(np.float32)
+        weights = p.T.dot(scaled) if self.word_rows else scaled.T.dot(p)
+        outputs[1][0] = weights.astype(np.float32)
 
     def infer_shape(self, fgraph, node, shapes):
-        return [shapes[1], (shapes[1][1],)]
+        _, p, x, _ = shapes
+        if self.word_rows:
+            return [x, (p[1], x[1] + 1)]
+        return [x, (x[1] + 1, p[1])]
 
     def c_code(self, node, name, inputs, outputs, sub):
-        g, softmax, targets = inputs
-        dx, db = outputs
+        g, p, x, W = inputs
+        dx, dWb = outputs
         fail = sub["fail"]
+        if self.word_rows:
+            # dx^T (E, n) = W^T p^T; dWb^T (E + 1, V) = [g x, g]^T p
+            dx_product = ('sgemm_((char*) "N", (char*) "N", &E, &N, &V, &one, (float*) w, &E, '
+                          '(float*) ps, &V, &zero, dxs, &E);')
+            dwb_product = ('sgemm_((char*) "N", (char*) "T", &E1, &V, &N, &one, scaled, &E1, '
+                           '(float*) ps, &V, &zero, dwb, &E1);')
+            dwb_dims = "{words, features + 1}"
+        else:
+            # dx^T (E, n) = W p^T; dWb^T (V, E + 1) = p^T [g x, g]
+            dx_product = ('sgemm_((char*) "T", (char*) "N", &E, &N, &V, &one, (float*) w, &V, '
+                          '(float*) ps, &V, &zero, dxs, &E);')
+            dwb_product = ('sgemm_((char*) "N", (char*) "T", &V, &E1, &N, &one, (float*) ps, &V, '
+                           'scaled, &E1, &zero, dwb, &V);')
+            dwb_dims = "{features + 1, words}"
         return r"""
         {
-        npy_intp rows = PyArray_DIMS(%(softmax)s)[0], cols = PyArray_DIMS(%(softmax)s)[1];
-        if (s2s_ensure_output(&%(dx)s, 2, PyArray_DIMS(%(softmax)s))
-                || s2s_ensure_output(&%(db)s, 1, PyArray_DIMS(%(softmax)s) + 1)) %(fail)s
-        PyArrayObject* s_c = PyArray_GETCONTIGUOUS(%(softmax)s);  // a new reference
-        if (!s_c) %(fail)s
-        const float* g_data = (const float*) PyArray_DATA(%(g)s);
-        npy_intp g_stride = PyArray_STRIDES(%(g)s)[0] / sizeof(float);
-        const npy_int32* t_data = (const npy_int32*) PyArray_DATA(%(targets)s);
-        npy_intp t_stride = PyArray_STRIDES(%(targets)s)[0] / sizeof(npy_int32);
-        float* db_data = (float*) PyArray_DATA(%(db)s);
-        memset(db_data, 0, cols * sizeof(float));
-        for (npy_intp i = 0; i < rows; ++i) {
-            const float* s_row = (const float*) PyArray_GETPTR2(s_c, i, 0);
-            float* d_row = (float*) PyArray_GETPTR2(%(dx)s, i, 0);
-            float gi = g_data[i * g_stride];
-            npy_int32 t = t_data[i * t_stride];
-            #pragma omp simd
-            for (npy_intp j = 0; j < cols; ++j) {
-                float d = gi * s_row[j];
-                d_row[j] = d;
-                db_data[j] += d;
-            }
-            d_row[t] -= gi;
-            db_data[t] -= gi;
+        PyArrayObject* p_c = s2s_contiguous_float(%(p)s);  // new references
+        PyArrayObject* x_c = s2s_contiguous_float(%(x)s);
+        PyArrayObject* w_c = s2s_contiguous_float(%(W)s);
+        float* scaled = NULL;
+        int ok = p_c && x_c && w_c;
+        npy_intp rows = 0, features = 0, words = 0;
+        if (ok) {
+            rows = PyArray_DIMS(x_c)[0];
+            features = PyArray_DIMS(x_c)[1];
+            words = PyArray_DIMS(p_c)[1];
+            ok = PyArray_DIMS(p_c)[0] == rows && PyArray_DIMS(%(g)s)[0] == rows;
+            if (!ok)
+                PyErr_SetString(PyExc_ValueError,
+                                "LinearSoftmaxCrossEntropyGrad: g, p and x need one row per token");
         }
-        Py_DECREF(s_c);
+        npy_intp dwb_dims[2] = %(dwb_dims)s;
+        if (ok && (s2s_ensure_output(&%(dx)s, 2, PyArray_DIMS(x_c))
+                   || s2s_ensure_output(&%(dWb)s, 2, dwb_dims)))
+            ok = 0;
+        if (ok && !(scaled = (float*) malloc((rows * (features + 1) + 1) * sizeof(float)))) {
+            PyErr_NoMemory();
+            ok = 0;
+        }
+        if (ok) {
+            const int N = (int) rows, E = (int) features, V = (int) words, E1 = E + 1;
+            const float one = 1.0f, zero = 0.0f;
+            const float* w = (const float*) PyArray_DATA(w_c);
+            const float* ps = (const float*) PyArray_DATA(p_c);
+            const float* xs = (const float*) PyArray_DATA(x_c);
+            const float* g_data = (const float*) PyArray_DATA(%(g)s);
+            npy_intp g_stride = PyArray_STRIDES(%(g)s)[0] / sizeof(float);
+            float* dxs = (float*) PyArray_DATA(%(dx)s);
+            float* dwb = (float*) PyArray_DATA(%(dWb)s);
+            for (npy_intp i = 0; i < rows; ++i) {  // [g x, g]
+                float gi = g_data[i * g_stride];
+                #pragma omp simd
+                for (npy_intp j = 0; j < features; ++j)
+                    scaled[i * E1 + j] = gi * xs[i * features + j];
+                scaled[i * E1 + features] = gi;
+            }
+            if (rows && words && features) {
+                %(dx_product)s
+                for (npy_intp i = 0; i < rows; ++i) {
+                    float gi = g_data[i * g_stride];
+                    #pragma omp simd
+                    for (npy_intp j = 0; j < features; ++j)
+                        dxs[i * features + j] *= gi;
+                }
+            } else {
+                memset(dxs, 0, rows * features * sizeof(float));
+            }
+            if (rows && words)
+                %(dwb_product)s
+            else
+                memset(dwb, 0, words * (features + 1) * sizeof(float));
+        }
+        free(scaled);
+        Py_XDECREF(p_c);
+        Py_XDECREF(x_c);
+        Py_XDECREF(w_c);
+        if (!ok) %(fail)s
         }
         """ % locals()
 
@@ -312,13 +377,16 @@ class LogSoftmax(_RowOp):
         """ % locals()
 
 
-def softmax_cross_entropy(x, b, targets):
-    """``-log softmax(x + b)[targets]`` per row, with the vectorised C ops.
+def linear_softmax_cross_entropy(x, W, b, targets):
+    """``-log softmax(x W + b)[targets]`` per row, with the C ops.
 
     Parameters
     ----------
-    x : Theano matrix ``(n, V)``
-        Logits without the bias.
+    x : Theano matrix ``(n, E)``
+        Features (the output layer's input).
+    W : Theano matrix ``(E, V)``
+        The output weights; the transpose of a ``(V, E)`` matrix (a tied
+        output layer's ``embedding.W.T``) is passed to the op as that matrix.
     b : Theano vector ``(V,)``
     targets : Theano int vector ``(n,)``
 
@@ -330,15 +398,19 @@ def softmax_cross_entropy(x, b, targets):
 
     Examples
     --------
-    >>> x, b, t = T.fmatrix(), T.fvector(), T.ivector()
-    >>> f = theano.function([x, b, t], softmax_cross_entropy(x, b, t))
-    >>> nll = f(np.zeros((2, 4), "float32"), np.zeros(4, "float32"), np.int32([0, 3]))
+    >>> x, W, b, t = T.fmatrix(), T.fmatrix(), T.fvector(), T.ivector()
+    >>> f = theano.function([x, W, b, t], linear_softmax_cross_entropy(x, W, b, t))
+    >>> nll = f(np.ones((2, 3), "float32"), np.zeros((3, 4), "float32"),
+    ...         np.zeros(4, "float32"), np.int32([0, 3]))
     >>> np.allclose(nll, np.log(4))
     True
     """
-    if x.dtype != "float32" or b.dtype != "float32":  # floatX=float64: Theano's own op
-        return T.nnet.categorical_crossentropy(T.nnet.softmax(x + b), targets)
-    return SoftmaxCrossEntropy()(x, b, T.cast(targets, "int32"))[0]
+    if any(v.dtype != "float32" for v in (x, W, b)):  # floatX=float64: Theano's own op
+        return T.nnet.categorical_crossentropy(T.nnet.softmax(T.dot(x, W) + b), targets)
+    word_rows = W.owner is not None and isinstance(W.owner.op, DimShuffle) \
+        and W.owner.op.new_order == (1, 0)
+    weights = W.owner.inputs[0] if word_rows else W
+    return LinearSoftmaxCrossEntropy(word_rows)(x, weights, b, T.cast(targets, "int32"))[0]
 
 
 def log_softmax(x, b):

@@ -10,7 +10,7 @@ PyTorch runs the same recurrence as one fused oneDNN primitive. Here:
 * :class:`LSTMSequence` ``(projections, W_hid, state0, mask) -> (states,
   activations)``: per step, the recurrent product added to that step's input
   projection by one ``sgemm``, then one vectorised pass over the gates (the
-  exponential polynomial of :mod:`lasagne_seq2seq.crossentropy`) that writes
+  exponential polynomial of :mod:`lasagne_seq2seq.cops`) that writes
   the state ``[h, c]`` and keeps the gate activations for the gradient;
 * :class:`LSTMSequenceGrad` walks the steps backwards with one ``sgemm``
   per step for the gradient into ``h``, and gets the gradient of ``W_hid``
@@ -19,8 +19,8 @@ PyTorch runs the same recurrence as one fused oneDNN primitive. Here:
 the arithmetic of :class:`lasagne_seq2seq.layers.LSTMLayer`'s step (no
 peepholes, gates ordered input, forget, cell, output; a masked step carries
 the state over; Lasagne's ``grad_clipping`` clips the gradient of the
-recurrent product) with the BLAS Theano links (``blas__ldflags``). The input
-projections of all steps stay one large product outside the op, as before.
+recurrent product). The input projections of all steps stay one large
+product outside the op, as before. C plumbing: :mod:`lasagne_seq2seq.cops`.
 """
 import numpy as np
 
@@ -29,11 +29,8 @@ import theano
 import theano.tensor as T
 from theano.gradient import DisconnectedType
 from theano.graph.basic import Apply
-from theano.graph.op import COp
-from theano.tensor.blas import ldflags
-from theano.tensor.blas_headers import blas_header_text
 
-from .crossentropy import C_HELPERS
+from .cops import BlasCOp
 
 __all__ = ["lstm_sequence", "LSTMSequence", "LSTMSequenceGrad"]
 
@@ -56,46 +53,22 @@ static inline float s2s_tanh(float x)
     t = a < 0.0625f ? series : t;
     return x >= 0.0f ? t : -t;
 }
-
-/* A C-contiguous float32 view of x: a new reference (x itself, or a copy). */
-static PyArrayObject* s2s_contiguous_float(PyArrayObject* x)
-{
-    return (PyArrayObject*) PyArray_FROMANY((PyObject*) x, NPY_FLOAT32, 0, 0,
-                                            NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
-}
 """
 
 
-class _LSTMOp(COp):
-    """C plumbing shared by the forward and backward ops: BLAS as Theano
-    links it, the vectorised gate functions."""
+class _LSTMOp(BlasCOp):
+    """The vectorised gate functions on top of :class:`~lasagne_seq2seq.cops.BlasCOp`."""
     __props__ = ("grad_clipping",)
 
     def __init__(self, grad_clipping=0.0):
         self.grad_clipping = float(grad_clipping)
 
     def c_support_code(self, **kwargs):
-        return blas_header_text() + C_HELPERS + _GATES_SUPPORT
-
-    def c_headers(self, **kwargs):
-        return ["<math.h>", "<string.h>"]
-
-    def c_libraries(self, **kwargs):
-        return ldflags()
-
-    def c_lib_dirs(self, **kwargs):
-        return ldflags(libs=False, libs_dir=True)
-
-    def c_header_dirs(self, **kwargs):
-        return ldflags(libs=False, include_dir=True)
-
-    def c_compile_args(self, **kwargs):
-        # "omp simd" pragmas only: no OpenMP threads (BLAS has its own).
-        return ldflags(libs=False, flags=True) + ["-fopenmp-simd"]
+        return super(_LSTMOp, self).c_support_code() + _GATES_SUPPORT
 
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (2,)
+        return (3,)
 
 
 def _sigmoid(x):
@@ -216,9 +189,7 @@ class LSTMSequence(_LSTMOp):
                 float* current = s + t * batch * width;
                 float* act = a + t * batch * gates;
                 // act (batch, gates) += h_previous (batch, units) W_hid, row-major;
-                // BLAS is column-major, so the product is taken transposed. The
-                // pointer casts drop const: Theano's NumPy fallback for an empty
-                // blas__ldflags defines sgemm_ on non-const arguments.
+                // BLAS is column-major, so the product is taken transposed.
                 if (batch && units)
                     sgemm_((char*) "N", (char*) "N", &G, &B, &N, &one, (float*) w, &G,
                            (float*) previous, &W2, &one, act, &G);

@@ -43,7 +43,7 @@ from lasagne.layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLaye
 
 from .cells import CELLS
 from .config import MODELS
-from .crossentropy import log_softmax, softmax_cross_entropy
+from .crossentropy import linear_softmax_cross_entropy, log_softmax
 from .errors import Seq2SeqError
 from .layers import (LastStepLayer, StateSliceLayer, TiedOutputLayer, WordDropoutLayer,
                      norm_stabilizer)
@@ -268,9 +268,9 @@ class EncoderDecoder(object):
         features, top = get_output([self.l_logits.input_layer, self.l_decoder_top], inputs,
                                    deterministic=deterministic, n_steps=n_tgt_steps)
         logits = self.l_logits.get_output_for(features)
-        if candidates is None:  # the bias goes into the fused op: one pass less
-            token_losses = softmax_cross_entropy(T.dot(features, self.l_logits.W),
-                                                 self.l_logits.b, tgt_out.flatten())
+        if candidates is None:  # the output layer's products and softmax as one op
+            token_losses = linear_softmax_cross_entropy(features, self.l_logits.W,
+                                                        self.l_logits.b, tgt_out.flatten())
         else:  # the full logits stay out of the graph unless the penalty reads them
             token_losses = sampled_softmax_losses(features, self.l_logits.W.T, self.l_logits.b,
                                                   tgt_out.flatten(), candidates, self.vocab_size)
