@@ -15,7 +15,8 @@ together about 110 ms of a 513 ms training step at that size. Here:
 
 the same arithmetic as ``lasagne.updates.total_norm_constraint`` followed by
 ``lasagne.updates.adam``, element by element. Like the cross-entropy ops
-(:mod:`lasagne_seq2seq.crossentropy`) they run on one thread, vectorised.
+(:mod:`lasagne_seq2seq.crossentropy`) they run on one thread, vectorised
+(:mod:`lasagne_seq2seq.cops`).
 
 Graphs are built with the out-of-place :class:`AdamStep`, and importing this
 module registers a rewrite (``adam_step_inplace``, Theano's "inplace" stage,
@@ -34,10 +35,10 @@ import theano.tensor as T
 import lasagne
 from theano.compile import optdb
 from theano.graph.basic import Apply
-from theano.graph.op import COp
 from theano.graph.opt import TopoOptimizer, local_optimizer
 
 from .config import OPTIMIZERS
+from .cops import VectorisedCOp
 
 __all__ = ["clipped_updates", "SumOfSquares", "AdamStep"]
 
@@ -45,16 +46,10 @@ __all__ = ["clipped_updates", "SumOfSquares", "AdamStep"]
 _NORM_EPSILON = 1e-7
 
 
-class _FusedOp(COp):
-    def c_compile_args(self, **kwargs):
-        return ["-fopenmp-simd"]  # vectorised loops, no OpenMP threads
-
-    def c_headers(self, **kwargs):
-        return ["<math.h>"]
-
+class _FusedOp(VectorisedCOp):
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (2,)
+        return (3,)
 
 
 class SumOfSquares(_FusedOp):
