@@ -47,22 +47,36 @@ fi
 
 # 1. OpenBLAS: Theano links its C code against it (3-5x faster than NumPy's
 #    C-API BLAS fallback, which lasagne_seq2seq.compat uses when it is absent).
-#    Linking needs the unversioned libopenblas.so, which comes with -dev.
-no_openblas() {
-  echo "[setup] WARNING: cannot install libopenblas-dev ($1): Theano will use NumPy's BLAS, several times slower" >&2
+#    Its OpenMP build, so that the package's C ops share its threads
+#    (lasagne_seq2seq/cops.py); linking needs the unversioned libopenblas.so,
+#    which comes with -dev.
+no_openblas() {  # package, why, what Theano uses instead
+  echo "[setup] WARNING: cannot install $1 ($2): Theano will use $3" >&2
 }
-if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
+apt_install() {  # package: 0 when installed
   if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi
-  if [ "$sudo" != none ] && command -v apt-get >/dev/null; then
-    say "installing libopenblas-dev (apt)"
-    # Offline or a broken mirror: warn and go on without it.
-    if ! apt_log=$( { $sudo apt-get update -qq \
-                      && $sudo env DEBIAN_FRONTEND=noninteractive \
-                         apt-get install -y -qq libopenblas-dev; } 2>&1 >/dev/null ); then
-      no_openblas "apt-get failed: $(printf '%s\n' "$apt_log" | grep . | tail -n 1)"
-    fi
+  if [ "$sudo" = none ] || ! command -v apt-get >/dev/null; then
+    apt_error="no root, sudo or apt"; return 1
+  fi
+  say "installing $1 (apt)"
+  # Offline or a broken mirror: warn and go on without it.
+  if ! apt_log=$( { $sudo apt-get update -qq \
+                    && $sudo env DEBIAN_FRONTEND=noninteractive \
+                       apt-get install -y -qq "$1"; } 2>&1 >/dev/null ); then
+    apt_error="apt-get failed: $(printf '%s\n' "$apt_log" | grep . | tail -n 1)"; return 1
+  fi
+}
+have_openmp_openblas() {  # SETUP_LIB_DIRS: where to look (tests point it elsewhere)
+  for dir in ${SETUP_LIB_DIRS:-/usr/lib/*-linux-gnu /usr/lib64 /usr/lib}; do
+    [ -e "$dir/openblas-openmp/libopenblas.so" ] && return 0
+  done
+  return 1
+}
+if ! have_openmp_openblas && ! apt_install libopenblas-openmp-dev; then
+  if ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
+    no_openblas libopenblas-openmp-dev "$apt_error" "the OpenBLAS it has, on its own threads (slower)"
   else
-    no_openblas "no root, sudo or apt"
+    no_openblas libopenblas-openmp-dev "$apt_error" "NumPy's BLAS, several times slower"
   fi
 fi
 

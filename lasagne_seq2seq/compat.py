@@ -13,10 +13,11 @@ What it does, in order:
    Python 3.11: with ``theano.scan.scan_perform_ext`` set to ``None`` in
    ``sys.modules`` scan falls back to its Python loop (the inner graph is still
    compiled C).
-3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, OpenBLAS (or NumPy's
-   C-API BLAS when OpenBLAS is absent, because numpy.distutils no longer
-   reports ``blas_opt_info`` and Theano would otherwise fall back to slow
-   Python BLAS with a warning), the compile cache in the user's cache
+3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, OpenBLAS, its
+   OpenMP build where installed (:func:`blas_ldflags`; NumPy's C-API BLAS
+   when OpenBLAS is absent, because numpy.distutils no longer reports
+   ``blas_opt_info`` and Theano would otherwise fall back to slow Python
+   BLAS with a warning), the compile cache in the user's cache
    directory, and the speed settings measured in ``bench/``. Flags the user
    set in ``THEANO_FLAGS`` always win. A GPU asked for there without pygpu
    (Theano's GPU back end) is refused with the fix, the message of
@@ -37,8 +38,9 @@ What it does, in order:
    so the C code reads ``if(n>={int(config.openmp_elemwise_minsize)})`` and
    does not compile. The generated code gets the value substituted (only
    while the installed Theano still has the bug). ``OMP_WAIT_POLICY=PASSIVE``
-   (unless the user set it) lets idle OpenMP threads sleep instead of
-   spinning against OpenBLAS's threads on the same cores.
+   (unless the user set it, or BLAS is OpenBLAS's OpenMP build) lets idle
+   OpenMP threads sleep instead of spinning against OpenBLAS's pthreads on
+   the same cores.
 7. Raises Python's recursion limit to :data:`RECURSION_LIMIT`: ``theano.grad``
    and the graph rewrites recurse once per node along a path, and an unrolled
    bidirectional attention model of 15 steps (the default length) is deeper
@@ -52,7 +54,8 @@ import sysconfig
 import warnings
 
 __all__ = ["NUMPY_REQUIREMENT", "default_theano_flags", "merge_theano_flags",
-           "gpu_settings", "linker_directories", "openblas_available", "cache_dir"]
+           "gpu_settings", "linker_directories", "openblas_available", "blas_ldflags",
+           "cache_dir"]
 
 NUMPY_REQUIREMENT = "numpy==1.23.5"
 
@@ -114,6 +117,43 @@ def openblas_available(directories=None):
     return any(os.path.isfile(os.path.join(d, "libopenblas.so")) for d in directories)
 
 
+def blas_ldflags(directories=None):
+    """Return the ``blas__ldflags`` for the best BLAS the linker can find.
+
+    OpenBLAS's OpenMP build first (Debian's ``libopenblas-openmp-dev``, in
+    an ``openblas-openmp`` subdirectory): the package's C ops run their loops
+    on the same OpenMP threads as its matrix products
+    (:mod:`lasagne_seq2seq.cops`). It is linked with a run path, because the
+    loader's ``libopenblas.so.0`` is whichever build Debian's alternatives
+    chose (the pthreads one, when both are installed); ``-Xlinker -R``
+    rather than ``-Wl,-rpath,``, because ``THEANO_FLAGS`` splits on commas and
+    Theano wants every token to start with a dash. Then any
+    ``libopenblas.so`` (``-lopenblas``); else an empty string, Theano's
+    NumPy C-API BLAS.
+
+    Parameters
+    ----------
+    directories : list of str, optional
+        Where to look; :func:`linker_directories` by default.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> blas_ldflags([])
+    ''
+    """
+    if directories is None:
+        directories = linker_directories()
+    for directory in directories:
+        openmp = os.path.join(directory, "openblas-openmp")
+        if openblas_available([openmp]):
+            return "-L%s -Xlinker -R%s -lopenblas" % (openmp, openmp)
+    return "-lopenblas" if openblas_available(directories) else ""
+
+
 def cache_dir():
     """Return the directory for this package's caches (Theano's compiled code).
 
@@ -141,7 +181,7 @@ def default_theano_flags():
     flags = {
         "floatX": "float32",
         # numpy.distutils no longer reports blas_opt_info: name BLAS ourselves.
-        "blas__ldflags": "-lopenblas" if openblas_available() else "",
+        "blas__ldflags": blas_ldflags(),
         "base_compiledir": os.path.join(cache_dir(), "theano"),
         # Keep intermediate buffers between calls: fewer allocations per step.
         "allow_gc": "False",
@@ -238,9 +278,10 @@ def _configure_theano():
     flags = merge_theano_flags(default_theano_flags(), os.environ.get("THEANO_FLAGS", ""))
     _check_gpu_backend(flags)
     os.environ["THEANO_FLAGS"] = flags
-    if "openmp=true" in os.environ["THEANO_FLAGS"].lower().split(","):
+    if "openmp=true" in flags.lower().split(",") and "openblas-openmp" not in flags:
         # Idle OpenMP threads sleep instead of spinning against OpenBLAS's
-        # threads; read once, when the OpenMP runtime loads.
+        # pthreads; read once, when the OpenMP runtime loads. (OpenBLAS's
+        # OpenMP build shares the threads: sleeping would only slow it.)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # The Cython scan extension fails to build on Python 3.11; None in
     # sys.modules makes Theano's import fail fast and use the Python loop.

@@ -2,12 +2,17 @@
 
 :mod:`~lasagne_seq2seq.crossentropy`, :mod:`~lasagne_seq2seq.fused_lstm` and
 :mod:`~lasagne_seq2seq.optimizers` write their inner loops in C for Theano
-(``COp.c_code``), vectorised with ``#pragma omp simd`` and on one thread:
-with OpenMP threads such loops were slower whenever the second core was
-busy, with another job or with OpenBLAS's threads still spinning after a
-matrix product (up to 8 ms a call, a scheduler time slice, instead of
-0.5 ms). The ops that multiply matrices call the BLAS Theano links
-(``blas__ldflags``), through Theano's own header.
+(``COp.c_code``), vectorised with ``#pragma omp simd``, and call the BLAS
+Theano links (``blas__ldflags``) through Theano's own header.
+
+Their loops run on OpenMP threads only where BLAS runs on the same OpenMP
+threads: OpenBLAS's OpenMP build (Debian's ``libopenblas0-openmp``, which
+``setup.sh`` installs and :mod:`~lasagne_seq2seq.compat` links). Beside
+OpenBLAS's pthreads build, whose threads spin for a while after every
+matrix product, OpenMP threads waited for each other's time slices (up to
+8 ms a call instead of 0.5 ms); on one shared OpenMP pool they take turns
+with BLAS without waiting. ``s2s_parallel()`` asks OpenBLAS
+(``openblas_get_parallel() == 2``), which is why every op here links BLAS.
 
 * :data:`C_HELPERS`: ``s2s_exp_nonpositive``, Cephes' ``expf`` for ``x <= 0``
   (range reduction by ``ln 2``, a degree-5 minimax polynomial, the exponent
@@ -15,17 +20,19 @@ matrix product (up to 8 ms a call, a scheduler time slice, instead of
   which vectorises where libm's ``expf`` does not; clamped at -87 where
   float32 would go subnormal (exp(-87) = 1.6e-38 is nothing next to the
   exp(0) = 1 of a row maximum or of ``1 + e`` in a sigmoid);
-  ``s2s_ensure_output`` (float32 outputs, reused between calls when their
-  shape is unchanged) and ``s2s_contiguous_float`` (contiguous inputs);
-* :class:`VectorisedCOp` and :class:`BlasCOp`: compiler flags, headers and
-  libraries.
+  ``s2s_parallel``; ``s2s_ensure_output`` (float32 outputs, reused between
+  calls when their shape is unchanged) and ``s2s_contiguous_float``
+  (contiguous inputs). Loops that may run on threads are ``omp parallel
+  for`` around an ``omp simd`` loop: gcc 12 does not vectorise a combined
+  ``parallel for simd`` loop whose ``if`` clause turns the threads off.
+* :class:`BlasCOp`: the compiler flags, headers and libraries.
 """
 from . import compat  # noqa: F401  (before Theano)
 from theano.graph.op import COp
 from theano.tensor.blas import ldflags
 from theano.tensor.blas_headers import blas_header_text
 
-__all__ = ["C_HELPERS", "VectorisedCOp", "BlasCOp"]
+__all__ = ["C_HELPERS", "BlasCOp"]
 
 C_HELPERS = r"""
 static inline float s2s_exp_nonpositive(float x)
@@ -45,6 +52,17 @@ static inline float s2s_exp_nonpositive(float x)
     union { npy_int32 i; float f; } scale;  /* 2^n, built in the exponent bits */
     scale.i = ((npy_int32) n + 127) << 23;
     return p * scale.f;
+}
+
+/* OpenMP threads only where BLAS runs on the same OpenMP threads (see the
+   module docstring). A weak symbol: NULL when the BLAS is not OpenBLAS. */
+extern "C" int openblas_get_parallel(void) __attribute__((weak));
+static int s2s_parallel(void)
+{
+    static int parallel = -1;
+    if (parallel < 0)
+        parallel = openblas_get_parallel != NULL && openblas_get_parallel() == 2;
+    return parallel;
 }
 
 /* Make *out a C-contiguous float32 array of the given shape (reused when it
@@ -70,25 +88,15 @@ static PyArrayObject* s2s_contiguous_float(PyArrayObject* x)
 """
 
 
-class VectorisedCOp(COp):
-    """A C op with vectorised loops on one thread and :data:`C_HELPERS`."""
-
-    def c_compile_args(self, **kwargs):
-        return ["-fopenmp-simd"]  # "omp simd" pragmas only: no OpenMP threads
-
-    def c_headers(self, **kwargs):
-        return ["<math.h>", "<string.h>"]
-
-    def c_support_code(self, **kwargs):
-        return C_HELPERS
-
-
-class BlasCOp(VectorisedCOp):
-    """A :class:`VectorisedCOp` that calls BLAS (``sgemm_``) as Theano's ``Gemm`` does.
+class BlasCOp(COp):
+    """A C op with :data:`C_HELPERS`, OpenMP and BLAS (``sgemm_``) as Theano's ``Gemm`` has it.
 
     With an empty ``blas__ldflags`` Theano's header defines ``sgemm_`` itself
     on NumPy, on non-const pointers: calls cast ``const`` away.
     """
+
+    def c_headers(self, **kwargs):
+        return ["<math.h>", "<string.h>"]
 
     def c_support_code(self, **kwargs):
         return blas_header_text() + C_HELPERS
@@ -103,4 +111,4 @@ class BlasCOp(VectorisedCOp):
         return ldflags(libs=False, include_dir=True)
 
     def c_compile_args(self, **kwargs):
-        return ldflags(libs=False, flags=True) + super(BlasCOp, self).c_compile_args()
+        return ldflags(libs=False, flags=True) + ["-fopenmp"]

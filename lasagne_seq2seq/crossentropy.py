@@ -21,7 +21,7 @@ each, and call the scalar ``exp`` once per logit. Here:
 features)`` itself for a tied output layer (``word_rows``), so that its
 gradient comes out in the layout the embeddings are stored in. Decoders take
 log-probabilities from :class:`LogSoftmax` ``(x, b)``, the same row loop
-(:mod:`lasagne_seq2seq.cops`: the exponential polynomial, one thread).
+(:mod:`lasagne_seq2seq.cops`: the exponential polynomial, threads).
 Theano's optimiser leaves custom ops alone, so the graph keeps them as
 written.
 """
@@ -75,7 +75,7 @@ class _RowOp(BlasCOp):
 
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (6,)
+        return (9,)
 
 
 def _check(condition, message, fail):
@@ -192,18 +192,23 @@ class LinearSoftmaxCrossEntropy(_RowOp):
                     memset(out, 0, rows * words * sizeof(float));
             }
             for (npy_intp i = 0; i < rows && ok; ++i) {
-                float* row = out + i * words;
                 npy_int32 t = t_data[i * t_stride];
                 if (t < 0 || t >= words) {
                     PyErr_Format(PyExc_IndexError,
                                  "LinearSoftmaxCrossEntropy: target %%d is out of range "
                                  "for a vocabulary of %%ld words", (int) t, (long) words);
                     ok = 0;
-                    break;
                 }
-                float target_logit = row[t] + bias[t];
-                nll[i] = s2s_softmax_row(row, bias, words, row) - target_logit;
-                row[t] -= 1.0f;
+            }
+            if (ok) {
+                #pragma omp parallel for schedule(static) if (s2s_parallel())
+                for (npy_intp i = 0; i < rows; ++i) {
+                    float* row = out + i * words;
+                    npy_int32 t = t_data[i * t_stride];
+                    float target_logit = row[t] + bias[t];
+                    nll[i] = s2s_softmax_row(row, bias, words, row) - target_logit;
+                    row[t] -= 1.0f;
+                }
             }
         }
         Py_XDECREF(x_c);
@@ -363,6 +368,7 @@ class LogSoftmax(_RowOp):
         PyArrayObject* b_c = PyArray_GETCONTIGUOUS(%(b)s);
         if (!x_c || !b_c) { Py_XDECREF(x_c); Py_XDECREF(b_c); %(fail)s }
         const float* b_data = (const float*) PyArray_DATA(b_c);
+        #pragma omp parallel for schedule(static) if (s2s_parallel() && rows * cols >= 65536)
         for (npy_intp i = 0; i < rows; ++i) {
             const float* x_row = (const float*) PyArray_GETPTR2(x_c, i, 0);
             float* o_row = (float*) PyArray_GETPTR2(%(out)s, i, 0);

@@ -68,7 +68,7 @@ class _LSTMOp(BlasCOp):
 
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (3,)
+        return (5,)
 
 
 def _sigmoid(x):
@@ -184,6 +184,7 @@ class LSTMSequence(_LSTMOp):
             float* s = (float*) PyArray_DATA(%(states)s);
             float* a = (float*) PyArray_DATA(%(activations)s);
             memcpy(a, PyArray_DATA(p_c), steps * batch * gates * sizeof(float));
+            const int parallel = s2s_parallel() && batch * units >= 4096;
             for (npy_intp t = 0; t < steps; ++t) {
                 const float* previous = t ? s + (t - 1) * batch * width : s0;
                 float* current = s + t * batch * width;
@@ -193,6 +194,7 @@ class LSTMSequence(_LSTMOp):
                 if (batch && units)
                     sgemm_((char*) "N", (char*) "N", &G, &B, &N, &one, (float*) w, &G,
                            (float*) previous, &W2, &one, act, &G);
+                #pragma omp parallel for schedule(static) if (parallel)
                 for (npy_intp b = 0; b < batch; ++b) {
                     const float* prev = previous + b * width;
                     float* out = current + b * width;
@@ -323,20 +325,26 @@ class LSTMSequenceGrad(_LSTMOp):
             float* carry = (float*) PyArray_DATA(%(d_state0)s);
             float* dg_all = clip > 0.0f ? clipped : dp;  // what the recurrent product sees
             memset(carry, 0, batch * width * sizeof(float));
+            const int parallel = s2s_parallel() && batch * units >= 4096;
             for (npy_intp t = steps - 1; t >= 0; --t) {
                 const float* previous = t ? s + (t - 1) * batch * width : s0;
                 const float* current = s + t * batch * width;
                 const float* act = a + t * batch * gates;
                 const float* d_current = ds + t * batch * width;
                 float* dg = dp + t * batch * gates;
-                for (npy_intp k = 0; k < batch * width; ++k)
-                    total[k] = d_current[k] + carry[k];
+                float* dgc = dg_all + t * batch * gates;
+                #pragma omp parallel for schedule(static) if (parallel)
                 for (npy_intp b = 0; b < batch; ++b) {
-                    const float* tot = total + b * width;
+                    float* tot = total + b * width;
                     float* car = carry + b * width;
                     float* d = dg + b * gates;
+                    #pragma omp simd
+                    for (npy_intp k = 0; k < width; ++k)
+                        tot[k] = d_current[b * width + k] + car[k];
                     if (m[t * batch + b] == 0.0f) {  // the state was carried over
                         memset(d, 0, gates * sizeof(float));
+                        if (clip > 0.0f)
+                            memset(dgc + b * gates, 0, gates * sizeof(float));
                         memcpy(car, tot, width * sizeof(float));
                         continue;
                     }
@@ -357,12 +365,12 @@ class LSTMSequenceGrad(_LSTMOp):
                         car[units + j] = dc * f_;
                         car[j] = 0.0f;
                     }
-                }
-                float* dgc = dg_all + t * batch * gates;
-                if (clip > 0.0f) {
-                    #pragma omp simd
-                    for (npy_intp k = 0; k < batch * gates; ++k)
-                        dgc[k] = dg[k] > clip ? clip : (dg[k] < -clip ? -clip : dg[k]);
+                    if (clip > 0.0f) {
+                        float* dc_row = dgc + b * gates;
+                        #pragma omp simd
+                        for (npy_intp k = 0; k < gates; ++k)
+                            dc_row[k] = d[k] > clip ? clip : (d[k] < -clip ? -clip : d[k]);
+                    }
                 }
                 // carry_h (batch, units) += dgc (batch, gates) W_hid^T
                 if (batch && units)

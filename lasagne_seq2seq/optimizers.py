@@ -15,8 +15,8 @@ together about 110 ms of a 513 ms training step at that size. Here:
 
 the same arithmetic as ``lasagne.updates.total_norm_constraint`` followed by
 ``lasagne.updates.adam``, element by element. Like the cross-entropy ops
-(:mod:`lasagne_seq2seq.crossentropy`) they run on one thread, vectorised
-(:mod:`lasagne_seq2seq.cops`).
+(:mod:`lasagne_seq2seq.crossentropy`) they are vectorised, and run on two
+threads where BLAS shares them (:mod:`lasagne_seq2seq.cops`).
 
 Graphs are built with the out-of-place :class:`AdamStep`, and importing this
 module registers a rewrite (``adam_step_inplace``, Theano's "inplace" stage,
@@ -38,7 +38,7 @@ from theano.graph.basic import Apply
 from theano.graph.opt import TopoOptimizer, local_optimizer
 
 from .config import OPTIMIZERS
-from .cops import VectorisedCOp
+from .cops import BlasCOp
 
 __all__ = ["clipped_updates", "SumOfSquares", "AdamStep"]
 
@@ -46,10 +46,10 @@ __all__ = ["clipped_updates", "SumOfSquares", "AdamStep"]
 _NORM_EPSILON = 1e-7
 
 
-class _FusedOp(VectorisedCOp):
+class _FusedOp(BlasCOp):
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (3,)
+        return (5,)
 
 
 class SumOfSquares(_FusedOp):
@@ -93,9 +93,17 @@ class SumOfSquares(_FusedOp):
         const float* data = (const float*) PyArray_DATA(x_c);
         npy_intp n = PyArray_SIZE(x_c);
         double sum = 0.0;
-        #pragma omp simd reduction(+:sum)
-        for (npy_intp i = 0; i < n; ++i)
-            sum += (double) data[i] * data[i];
+        const npy_intp block = 16384;
+        #pragma omp parallel for reduction(+:sum) schedule(static) \
+            if (s2s_parallel() && n >= 2 * block)
+        for (npy_intp start = 0; start < n; start += block) {
+            const npy_intp end = start + block < n ? start + block : n;
+            double part = 0.0;
+            #pragma omp simd reduction(+:part)
+            for (npy_intp i = start; i < end; ++i)
+                part += (double) data[i] * data[i];
+            sum += part;
+        }
         Py_DECREF(x_c);
         if (!%(out)s || PyArray_NDIM(%(out)s) != 0) {
             Py_XDECREF(%(out)s);
@@ -196,14 +204,19 @@ class AdamStep(_FusedOp):
         const float step = *(const float*) PyArray_DATA(%(step)s);
         const float beta1 = %(beta1)r, beta2 = %(beta2)r, epsilon = %(epsilon)r;
         const float one_minus_beta1 = 1.0f - beta1, one_minus_beta2 = 1.0f - beta2;
-        #pragma omp simd
-        for (npy_intp i = 0; i < n; ++i) {
-            float gi = scale * g[i];
-            float mi = beta1 * m1[i] + one_minus_beta1 * gi;
-            float vi = beta2 * m2[i] + one_minus_beta2 * (gi * gi);
-            m1[i] = mi;
-            m2[i] = vi;
-            p[i] = p[i] - (step * mi) / (sqrtf(vi) + epsilon);
+        const npy_intp block = 16384;
+        #pragma omp parallel for schedule(static) if (s2s_parallel() && n >= 2 * block)
+        for (npy_intp start = 0; start < n; start += block) {
+            const npy_intp end = start + block < n ? start + block : n;
+            #pragma omp simd
+            for (npy_intp i = start; i < end; ++i) {
+                float gi = scale * g[i];
+                float mi = beta1 * m1[i] + one_minus_beta1 * gi;
+                float vi = beta2 * m2[i] + one_minus_beta2 * (gi * gi);
+                m1[i] = mi;
+                m2[i] = vi;
+                p[i] = p[i] - (step * mi) / (sqrtf(vi) + epsilon);
+            }
         }
         Py_DECREF(g_c);
         }

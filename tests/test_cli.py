@@ -119,8 +119,8 @@ def write_script(path, body):
 @pytest.fixture
 def setup_sandbox(tmp_path):
     """Run setup.sh in a copy of the repository: ``(python_version, **env)``."""
-    repo, tools, site = tmp_path / "repo", tmp_path / "tools", tmp_path / "site"
-    for folder in (repo, tools, site):
+    repo, tools, site, libs = (tmp_path / name for name in ("repo", "tools", "site", "libs"))
+    for folder in (repo, tools, site, libs):
         folder.mkdir()
     for name in ("setup.sh", "requirements.txt"):
         (repo / name).write_bytes((ROOT / name).read_bytes())
@@ -131,10 +131,10 @@ def setup_sandbox(tmp_path):
 
     def run_setup(**env):
         env = dict(os.environ, PATH="%s:%s" % (tools, os.environ["PATH"]), FAKE_SITE=str(site),
-                   **env)
+                   SETUP_LIB_DIRS=str(libs), **env)
         return subprocess.run(["bash", "setup.sh"], cwd=repo, env=env, capture_output=True,
                               text=True, timeout=60)
-    run_setup.repo, run_setup.tools = repo, tools
+    run_setup.repo, run_setup.tools, run_setup.libs = repo, tools, libs
     return run_setup
 
 
@@ -163,11 +163,24 @@ def test_setup_recreates_a_venv_made_by_another_python(setup_sandbox):
     assert result.stdout.endswith("ready: .venv/bin/python bin/train.py\n")
 
 
+APT_FAILED = ("[setup] WARNING: cannot install libopenblas-openmp-dev (apt-get failed: E: Failed "
+              "to fetch http://deb.debian.org/debian/dists/bookworm/InRelease Temporary failure "
+              "resolving 'deb.debian.org'): Theano will use ")
+
+
 def test_setup_warns_once_and_goes_on_when_apt_fails(setup_sandbox):
     result = setup_sandbox(PYTHON="python3.11")  # no OpenBLAS: apt-get is tried, and fails
     assert result.returncode == 0, result.stderr
-    assert result.stderr == (
-        "[setup] WARNING: cannot install libopenblas-dev (apt-get failed: E: Failed to fetch "
-        "http://deb.debian.org/debian/dists/bookworm/InRelease Temporary failure resolving "
-        "'deb.debian.org'): Theano will use NumPy's BLAS, several times slower\n")
+    assert result.stderr == APT_FAILED + "NumPy's BLAS, several times slower\n"
     assert result.stdout.endswith("ready: .venv/bin/python bin/train.py\n")
+    result = setup_sandbox(PYTHON="python3.11", FAKE_OPENBLAS="1")  # the pthreads build only
+    assert result.stderr == APT_FAILED + "the OpenBLAS it has, on its own threads (slower)\n"
+
+
+def test_setup_takes_an_installed_openmp_openblas_as_it_is(setup_sandbox):
+    openmp = setup_sandbox.libs / "openblas-openmp"
+    openmp.mkdir()
+    (openmp / "libopenblas.so").write_bytes(b"\x7fELF")
+    result = setup_sandbox(PYTHON="python3.11")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "apt" not in result.stdout

@@ -20,8 +20,20 @@ PACKAGE = Path(compat.__file__).resolve().parent
 def test_float32_openblas_and_cache_defaults():
     assert theano.config.floatX == "float32"
     assert theano.config.base_compiledir.startswith(compat.cache_dir())
-    expected = "-lopenblas" if compat.openblas_available() else ""
-    assert theano.config.blas__ldflags == expected
+    assert theano.config.blas__ldflags == compat.blas_ldflags()
+
+
+def test_openblas_openmp_build_is_preferred_and_linked_by_run_path(tmp_path):
+    lib = tmp_path / "lib"
+    (lib / "openblas-openmp").mkdir(parents=True)
+    (lib / "libopenblas.so").write_bytes(b"\x7fELF")  # the alternatives' choice
+    assert compat.blas_ldflags([str(lib)]) == "-lopenblas"
+    (lib / "openblas-openmp" / "libopenblas.so").write_bytes(b"\x7fELF")
+    openmp = str(lib / "openblas-openmp")
+    flags = compat.blas_ldflags([str(lib)])
+    assert flags == "-L%s -Xlinker -R%s -lopenblas" % (openmp, openmp)
+    # THEANO_FLAGS splits on commas, and Theano wants every token to start with "-".
+    assert "," not in flags and all(token.startswith("-") for token in flags.split())
 
 
 def test_openblas_counts_only_when_the_linker_can_find_it(tmp_path, monkeypatch):
