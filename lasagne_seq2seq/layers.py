@@ -241,35 +241,39 @@ class RecurrentLayer(MergeLayer):
         return self.step(self.input_projection(x, context), state)
 
     def run(self, projections, state0, mask=None, n_steps=None):
-        """The recurrence over time-major input projections.
+        """The recurrence over the input projections.
 
         Parameters
         ----------
-        projections : Theano 3-tensor ``(time, batch, num_gates * num_units)``
+        projections : Theano 3-tensor ``(batch, time, num_gates * num_units)``
         state0 : Theano matrix ``(batch, state_size)``
-        mask : Theano matrix ``(time, batch)``, optional
+        mask : Theano matrix ``(batch, time)``, optional
         n_steps : int, optional
             Unroll to exactly this many steps instead of ``theano.scan``.
 
         Returns
         -------
-        Theano 3-tensor ``(time, batch, state_size)``
+        Theano 3-tensor ``(batch, time, state_size)``
             The states in the order they were computed (last step first
             when ``backwards``).
         """
+        sequences = [projections.dimshuffle(1, 0, 2)]  # scan runs over the leading axis
         if mask is not None:
             def masked_step(projection, mask_t, state):
                 new_state = self.step(projection, state)
                 return T.switch(mask_t, new_state, state)
-            fn, sequences = masked_step, [projections, mask.dimshuffle(0, 1, "x")]
+            fn = masked_step
+            sequences.append(mask.dimshuffle(1, 0, "x"))
         else:
-            fn, sequences = self.step, [projections]
+            fn = self.step
 
         if n_steps is not None:
-            return unroll_scan(fn, sequences, [state0], [], n_steps,
-                               go_backwards=self.backwards)[0]
-        return theano.scan(fn, sequences=sequences, outputs_info=[state0],
-                           go_backwards=self.backwards, strict=False)[0]
+            states = unroll_scan(fn, sequences, [state0], [], n_steps,
+                                 go_backwards=self.backwards)[0]
+        else:
+            states = theano.scan(fn, sequences=sequences, outputs_info=[state0],
+                                 go_backwards=self.backwards, strict=False)[0]
+        return states.dimshuffle(1, 0, 2)
 
     def get_output_shape_for(self, input_shapes):
         batch, steps = input_shapes[0][0], input_shapes[0][1]
@@ -283,20 +287,19 @@ class RecurrentLayer(MergeLayer):
         x = inputs[0]
         batch = x.shape[0]
         context = inputs[self.context_index] if self.context_index is not None else None
-        projections = self.input_projection(x, context).dimshuffle(1, 0, 2)
+        projections = self.input_projection(x, context)
         if self.state_init_index is not None:
             state0 = inputs[self.state_init_index]
         else:
             state0 = T.zeros((batch, self.state_size), dtype=theano.config.floatX)
 
-        mask = inputs[self.mask_index].T if self.mask_index is not None else None
+        mask = inputs[self.mask_index] if self.mask_index is not None else None
         states = self.run(projections, state0, mask, n_steps)
         if self.only_return_final:
-            final = states[-1]
+            final = states[:, -1]
             return final if self.return_state else self.hidden(final)
         if self.backwards:
-            states = states[::-1]
-        states = states.dimshuffle(1, 0, 2)
+            states = states[:, ::-1]
         return states if self.return_state else self.hidden(states)
 
 
@@ -334,8 +337,8 @@ class LSTMLayer(RecurrentLayer):
                 and projections.dtype == state0.dtype == self.W_hid.dtype == "float32"):
             return super(LSTMLayer, self).run(projections, state0, mask, n_steps)
         if self.backwards:
-            projections = projections[::-1]
-            mask = mask[::-1] if mask is not None else None
+            projections = projections[:, ::-1]
+            mask = mask[:, ::-1] if mask is not None else None
         return lstm_sequence(projections, self.W_hid, state0, mask, self.grad_clipping)
 
     def hidden(self, state):

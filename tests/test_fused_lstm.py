@@ -69,8 +69,8 @@ def test_numpy_fallback_matches_c_code():
     outputs = [states] + T.grad(T.sum(states ** 2), [p, w, s0])
     rng = np.random.RandomState(3)
     _, masks, starts, _ = batch_data()
-    args = [rng.normal(size=(STEPS, BATCH, 4 * UNITS)).astype("float32"),
-            rng.normal(size=(UNITS, 4 * UNITS)).astype("float32"), starts, masks.T.copy()]
+    args = [rng.normal(size=(BATCH, STEPS, 4 * UNITS)).astype("float32"),
+            rng.normal(size=(UNITS, 4 * UNITS)).astype("float32"), starts, masks]
     c_code = theano.function([p, w, s0, m], outputs)(*args)
     numpy = theano.function([p, w, s0, m], outputs, mode=theano.Mode(linker="py"))(*args)
     for got, expected in zip(c_code, numpy):
@@ -80,9 +80,9 @@ def test_numpy_fallback_matches_c_code():
 def test_mismatched_shapes_get_a_clear_error():
     p, w, s0, m = T.ftensor3(), T.fmatrix(), T.fmatrix(), T.fmatrix()
     run = theano.function([p, w, s0, m], LSTMSequence()(p, w, s0, m)[0])
-    good = [np.zeros((2, 3, 8), "float32"), np.zeros((2, 8), "float32"),
-            np.zeros((3, 4), "float32"), np.ones((2, 3), "float32")]
-    assert run(*good).shape == (2, 3, 4)
+    good = [np.zeros((3, 2, 8), "float32"), np.zeros((2, 8), "float32"),
+            np.zeros((3, 4), "float32"), np.ones((3, 2), "float32")]
+    assert run(*good).shape == (3, 2, 4)
     with pytest.raises(ValueError, match="shapes do not fit"):
         run(good[0], good[1], np.zeros((5, 4), "float32"), good[3])
 
