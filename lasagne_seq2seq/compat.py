@@ -13,8 +13,9 @@ What it does, in order:
    Python 3.11: with ``theano.scan.scan_perform_ext`` set to ``None`` in
    ``sys.modules`` scan falls back to its Python loop (the inner graph is still
    compiled C).
-3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, OpenBLAS, its
-   OpenMP build where installed (:func:`blas_ldflags`; NumPy's C-API BLAS
+3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, MKL (on GNU OpenMP
+   threads) or OpenBLAS, its OpenMP build where installed
+   (:func:`blas_ldflags`; NumPy's C-API BLAS
    when OpenBLAS is absent, because numpy.distutils no longer reports
    ``blas_opt_info`` and Theano would otherwise fall back to slow Python
    BLAS with a warning), the compile cache in the user's cache
@@ -55,7 +56,7 @@ import warnings
 
 __all__ = ["NUMPY_REQUIREMENT", "default_theano_flags", "merge_theano_flags",
            "gpu_settings", "linker_directories", "openblas_available", "blas_ldflags",
-           "cache_dir"]
+           "MKL_RUNTIME", "cache_dir"]
 
 NUMPY_REQUIREMENT = "numpy==1.23.5"
 
@@ -117,24 +118,33 @@ def openblas_available(directories=None):
     return any(os.path.isfile(os.path.join(d, "libopenblas.so")) for d in directories)
 
 
-def blas_ldflags(directories=None):
+#: MKL's single dynamic library, as PyPI's ``mkl`` installs it (no unversioned name).
+MKL_RUNTIME = "libmkl_rt.so.3"
+
+
+def blas_ldflags(directories=None, prefix=sys.prefix):
     """Return the ``blas__ldflags`` for the best BLAS the linker can find.
 
-    OpenBLAS's OpenMP build first (Debian's ``libopenblas-openmp-dev``, in
-    an ``openblas-openmp`` subdirectory): the package's C ops run their loops
-    on the same OpenMP threads as its matrix products
-    (:mod:`lasagne_seq2seq.cops`). It is linked with a run path, because the
-    loader's ``libopenblas.so.0`` is whichever build Debian's alternatives
-    chose (the pthreads one, when both are installed); ``-Xlinker -R``
-    rather than ``-Wl,-rpath,``, because ``THEANO_FLAGS`` splits on commas and
-    Theano wants every token to start with a dash. Then any
-    ``libopenblas.so`` (``-lopenblas``); else an empty string, Theano's
-    NumPy C-API BLAS.
+    First MKL from PyPI in the environment (``requirements.txt``), on GNU
+    OpenMP threads (``MKL_THREADING_LAYER=GNU``, set by this module): 15-25%
+    faster than OpenBLAS on the small products of a default-size step
+    (``bench/README.md``). Then OpenBLAS's OpenMP build (Debian's
+    ``libopenblas-openmp-dev``, in an ``openblas-openmp`` subdirectory). On
+    either, the package's C ops run their loops on the same OpenMP threads
+    as the matrix products (:mod:`lasagne_seq2seq.cops`). Both are linked
+    with a run path (for OpenBLAS because the loader's ``libopenblas.so.0``
+    is whichever build Debian's alternatives chose, the pthreads one when
+    both are installed); ``-Xlinker -R`` rather than ``-Wl,-rpath,``,
+    because ``THEANO_FLAGS`` splits on commas and Theano wants every token
+    to start with a dash. Then any ``libopenblas.so`` (``-lopenblas``); else
+    an empty string, Theano's NumPy C-API BLAS.
 
     Parameters
     ----------
     directories : list of str, optional
-        Where to look; :func:`linker_directories` by default.
+        Where to look for OpenBLAS; :func:`linker_directories` by default.
+    prefix : str
+        The environment whose ``lib`` may hold MKL (``sys.prefix``).
 
     Returns
     -------
@@ -142,9 +152,12 @@ def blas_ldflags(directories=None):
 
     Examples
     --------
-    >>> blas_ldflags([])
+    >>> blas_ldflags([], prefix="/nonexistent")
     ''
     """
+    mkl = os.path.join(prefix, "lib")
+    if os.path.isfile(os.path.join(mkl, MKL_RUNTIME)):
+        return "-L%s -Xlinker -R%s -l:%s" % (mkl, mkl, MKL_RUNTIME)
     if directories is None:
         directories = linker_directories()
     for directory in directories:
@@ -278,7 +291,12 @@ def _configure_theano():
     flags = merge_theano_flags(default_theano_flags(), os.environ.get("THEANO_FLAGS", ""))
     _check_gpu_backend(flags)
     os.environ["THEANO_FLAGS"] = flags
-    if "openmp=true" in flags.lower().split(",") and "openblas-openmp" not in flags:
+    if MKL_RUNTIME in flags:
+        # MKL on libgomp's threads, which the package's C ops share
+        # (lasagne_seq2seq.cops); read when MKL starts.
+        os.environ.setdefault("MKL_THREADING_LAYER", "GNU")
+    if "openmp=true" in flags.lower().split(",") and "openblas-openmp" not in flags \
+            and MKL_RUNTIME not in flags:
         # Idle OpenMP threads sleep instead of spinning against OpenBLAS's
         # pthreads; read once, when the OpenMP runtime loads. (OpenBLAS's
         # OpenMP build shares the threads: sleeping would only slow it.)

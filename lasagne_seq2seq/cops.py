@@ -5,14 +5,15 @@
 (``COp.c_code``), vectorised with ``#pragma omp simd``, and call the BLAS
 Theano links (``blas__ldflags``) through Theano's own header.
 
-Their loops run on OpenMP threads only where BLAS runs on the same OpenMP
-threads: OpenBLAS's OpenMP build (Debian's ``libopenblas0-openmp``, which
-``setup.sh`` installs and :mod:`~lasagne_seq2seq.compat` links). Beside
-OpenBLAS's pthreads build, whose threads spin for a while after every
-matrix product, OpenMP threads waited for each other's time slices (up to
-8 ms a call instead of 0.5 ms); on one shared OpenMP pool they take turns
-with BLAS without waiting. ``s2s_parallel()`` asks OpenBLAS
-(``openblas_get_parallel() == 2``), which is why every op here links BLAS.
+Their loops run on OpenMP threads only where BLAS runs on the same (GNU)
+OpenMP threads: MKL with ``MKL_THREADING_LAYER=GNU`` or OpenBLAS's OpenMP
+build (Debian's ``libopenblas0-openmp``), which
+:mod:`~lasagne_seq2seq.compat` links. Beside OpenBLAS's pthreads build,
+whose threads spin for a while after every matrix product, OpenMP threads
+waited for each other's time slices (up to 8 ms a call instead of 0.5 ms);
+on one shared OpenMP pool they take turns with BLAS without waiting.
+``s2s_parallel()`` asks the BLAS it is linked with (weak symbols), which
+is why every op here links BLAS.
 
 * :data:`C_HELPERS`: ``s2s_exp_nonpositive``, Cephes' ``expf`` for ``x <= 0``
   (range reduction by ``ln 2``, a degree-5 minimax polynomial, the exponent
@@ -55,13 +56,19 @@ static inline float s2s_exp_nonpositive(float x)
 }
 
 /* OpenMP threads only where BLAS runs on the same OpenMP threads (see the
-   module docstring). A weak symbol: NULL when the BLAS is not OpenBLAS. */
+   module docstring): OpenBLAS's OpenMP build, or MKL on its GNU threading
+   layer. Weak symbols: NULL when the BLAS is not that library. */
 extern "C" int openblas_get_parallel(void) __attribute__((weak));
+extern "C" int MKL_Get_Max_Threads(void) __attribute__((weak));
 static int s2s_parallel(void)
 {
     static int parallel = -1;
-    if (parallel < 0)
-        parallel = openblas_get_parallel != NULL && openblas_get_parallel() == 2;
+    if (parallel < 0) {
+        const char* mkl_layer = getenv("MKL_THREADING_LAYER");
+        parallel = (openblas_get_parallel != NULL && openblas_get_parallel() == 2)
+                   || (MKL_Get_Max_Threads != NULL && mkl_layer != NULL
+                       && strcasecmp(mkl_layer, "GNU") == 0);
+    }
     return parallel;
 }
 
@@ -96,7 +103,7 @@ class BlasCOp(COp):
     """
 
     def c_headers(self, **kwargs):
-        return ["<math.h>", "<string.h>"]
+        return ["<math.h>", "<stdlib.h>", "<string.h>", "<strings.h>"]
 
     def c_support_code(self, **kwargs):
         return blas_header_text() + C_HELPERS

@@ -75,7 +75,7 @@ class _RowOp(BlasCOp):
 
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (9,)
+        return (10,)
 
 
 def _check(condition, message, fail):

@@ -72,7 +72,7 @@ class _LSTMOp(BlasCOp):
 
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (6,)
+        return (7,)
 
 
 def _sigmoid(x):

@@ -49,7 +49,7 @@ _NORM_EPSILON = 1e-7
 class _FusedOp(BlasCOp):
     def c_code_cache_version(self):
         # Theano finds compiled code by this version: change it with the C code.
-        return (5,)
+        return (6,)
 
 
 class SumOfSquares(_FusedOp):

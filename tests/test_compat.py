@@ -23,17 +23,34 @@ def test_float32_openblas_and_cache_defaults():
     assert theano.config.blas__ldflags == compat.blas_ldflags()
 
 
-def test_openblas_openmp_build_is_preferred_and_linked_by_run_path(tmp_path):
-    lib = tmp_path / "lib"
+def test_blas_preference_mkl_then_openblas_openmp_then_openblas(tmp_path):
+    lib, venv = tmp_path / "lib", tmp_path / "venv"
     (lib / "openblas-openmp").mkdir(parents=True)
+    (venv / "lib").mkdir(parents=True)
     (lib / "libopenblas.so").write_bytes(b"\x7fELF")  # the alternatives' choice
-    assert compat.blas_ldflags([str(lib)]) == "-lopenblas"
+    assert compat.blas_ldflags([str(lib)], prefix=str(venv)) == "-lopenblas"
     (lib / "openblas-openmp" / "libopenblas.so").write_bytes(b"\x7fELF")
     openmp = str(lib / "openblas-openmp")
-    flags = compat.blas_ldflags([str(lib)])
-    assert flags == "-L%s -Xlinker -R%s -lopenblas" % (openmp, openmp)
+    openmp_flags = compat.blas_ldflags([str(lib)], prefix=str(venv))
+    assert openmp_flags == "-L%s -Xlinker -R%s -lopenblas" % (openmp, openmp)
+    (venv / "lib" / compat.MKL_RUNTIME).write_bytes(b"\x7fELF")  # PyPI's mkl
+    mkl = str(venv / "lib")
+    mkl_flags = compat.blas_ldflags([str(lib)], prefix=str(venv))
+    assert mkl_flags == "-L%s -Xlinker -R%s -l:libmkl_rt.so.3" % (mkl, mkl)
     # THEANO_FLAGS splits on commas, and Theano wants every token to start with "-".
-    assert "," not in flags and all(token.startswith("-") for token in flags.split())
+    for flags in (openmp_flags, mkl_flags):
+        assert "," not in flags and all(token.startswith("-") for token in flags.split())
+
+
+def test_mkl_runs_on_the_gnu_openmp_threads_the_c_ops_share():
+    if compat.MKL_RUNTIME not in theano.config.blas__ldflags:
+        pytest.skip("MKL is not the BLAS here")
+    assert os.environ["MKL_THREADING_LAYER"] == "GNU"
+    x = T.fmatrix()
+    product = theano.function([x], T.dot(x, x))(np.eye(64, dtype="float32"))
+    assert np.allclose(product, np.eye(64))
+    maps = open("/proc/self/maps").read()  # MKL and its threads are loaded now
+    assert "libgomp" in maps and "libiomp5" not in maps
 
 
 def test_openblas_counts_only_when_the_linker_can_find_it(tmp_path, monkeypatch):
