@@ -45,11 +45,11 @@ if [ "$venv_python" != "$STACK_PYTHON" ]; then
   fi
 fi
 
-# 1. OpenBLAS: Theano links its C code against it (3-5x faster than NumPy's
-#    C-API BLAS fallback, which lasagne_seq2seq.compat uses when it is absent).
-#    Its OpenMP build, so that the package's C ops share its threads
-#    (lasagne_seq2seq/cops.py); linking needs the unversioned libopenblas.so,
-#    which comes with -dev.
+# 1. OpenBLAS, the BLAS Theano links when .venv has no MKL (requirements.txt
+#    installs it; lasagne_seq2seq.compat.blas_ldflags chooses), 3-5x faster
+#    than NumPy's C-API BLAS, the last resort. Its OpenMP build, so that the
+#    package's C ops share its threads (lasagne_seq2seq/cops.py); linking
+#    needs the unversioned libopenblas.so, which comes with -dev.
 no_openblas() {  # package, why, what Theano uses instead
   echo "[setup] WARNING: cannot install $1 ($2): Theano will use $3" >&2
 }
