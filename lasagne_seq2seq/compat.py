@@ -13,12 +13,12 @@ What it does, in order:
    Python 3.11: with ``theano.scan.scan_perform_ext`` set to ``None`` in
    ``sys.modules`` scan falls back to its Python loop (the inner graph is still
    compiled C).
-3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, MKL (on GNU OpenMP
-   threads) or OpenBLAS, its OpenMP build where installed
-   (:func:`blas_ldflags`; NumPy's C-API BLAS
-   when OpenBLAS is absent, because numpy.distutils no longer reports
-   ``blas_opt_info`` and Theano would otherwise fall back to slow Python
-   BLAS with a warning), the compile cache in the user's cache
+3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, a BLAS named
+   explicitly (:func:`blas_ldflags`: MKL on GNU OpenMP threads, else
+   OpenBLAS, its OpenMP build where installed, else NumPy's C-API BLAS;
+   numpy.distutils no longer reports ``blas_opt_info``, and Theano would
+   otherwise fall back to slow Python BLAS with a warning), the compile
+   cache in the user's cache
    directory, and the speed settings measured in ``bench/``. Flags the user
    set in ``THEANO_FLAGS`` always win. A GPU asked for there without pygpu
    (Theano's GPU back end) is refused with the fix, the message of
@@ -39,9 +39,9 @@ What it does, in order:
    so the C code reads ``if(n>={int(config.openmp_elemwise_minsize)})`` and
    does not compile. The generated code gets the value substituted (only
    while the installed Theano still has the bug). ``OMP_WAIT_POLICY=PASSIVE``
-   (unless the user set it, or BLAS is OpenBLAS's OpenMP build) lets idle
-   OpenMP threads sleep instead of spinning against OpenBLAS's pthreads on
-   the same cores.
+   (unless the user set it, or BLAS is MKL or OpenBLAS's OpenMP build, which
+   share the OpenMP threads) lets idle OpenMP threads sleep instead of
+   spinning against OpenBLAS's pthreads on the same cores.
 7. Raises Python's recursion limit to :data:`RECURSION_LIMIT`: ``theano.grad``
    and the graph rewrites recurse once per node along a path, and an unrolled
    bidirectional attention model of 15 steps (the default length) is deeper
