@@ -23,12 +23,14 @@ What it does, in order:
    set in ``THEANO_FLAGS`` always win. A GPU asked for there without pygpu
    (Theano's GPU back end) is refused with the fix, the message of
    ``--device cuda``: Theano would log a traceback and run on the CPU.
-4. Silences two messages users cannot act on: setuptools' "pkg_resources is
-   deprecated" warning, which Lasagne 0.1's import triggers on every start,
-   and theano-pymc's log of a failed graph rewrite (``PushOutScanOutput``
+4. Silences three messages users cannot act on: setuptools' "pkg_resources
+   is deprecated" warning, which Lasagne 0.1's import triggers on every
+   start; theano-pymc's log of a failed graph rewrite (``PushOutScanOutput``
    raises "Trying to reintroduce a removed node" on masked scans): Theano
    skips the rewrite and the compiled function is correct, but the traceback
-   looks like a crash to users.
+   looks like a crash to users; and, with MKL, Theano's "We did not find a
+   dynamic library ... ATLAS" warning, which looks for a file ending in
+   ``.so`` and so misses PyPI's ``libmkl_rt.so.3`` that links and runs.
 5. Aliases the Theano names Lasagne 0.1 uses that theano-pymc renamed:
    ``theano.sandbox.rng_mrg.MRG_RandomStreams`` (now ``MRG_RandomStream``),
    ``theano.tensor.signal.downsample`` (now ``pool``) and
@@ -344,11 +346,21 @@ def _fix_openmp_pragma():
 RECURSION_LIMIT = 10000
 
 
+class _MissingMklLibraryFilter(logging.Filter):
+    """Drop Theano's "did not find a dynamic library" warning when the BLAS is
+    MKL: it looks for a name ending in ``.so`` and misses ``libmkl_rt.so.3``."""
+
+    def filter(self, record):
+        return not (record.getMessage().startswith("We did not find a dynamic library")
+                    and MKL_RUNTIME in os.environ.get("THEANO_FLAGS", ""))
+
+
 def _install():
     _check_numpy()
     _configure_theano()
     sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     logging.getLogger("theano.graph.opt").setLevel(logging.CRITICAL)
+    logging.getLogger("theano.tensor.blas").addFilter(_MissingMklLibraryFilter())
     # Lasagne 0.1 imports pkg_resources, which setuptools 80 deprecates with a
     # warning on every start (requirements.txt keeps setuptools<81, which still
     # has it); users cannot act on it.

@@ -1,5 +1,6 @@
 """Each work-around in lasagne_seq2seq.compat, proven on the installed stack."""
 import ast
+import logging
 import os
 import subprocess
 import sys
@@ -51,6 +52,21 @@ def test_mkl_runs_on_the_gnu_openmp_threads_the_c_ops_share():
     assert np.allclose(product, np.eye(64))
     maps = open("/proc/self/maps").read()  # MKL and its threads are loaded now
     assert "libgomp" in maps and "libiomp5" not in maps
+
+
+def test_theanos_missing_library_warning_is_dropped_for_mkl_only(monkeypatch):
+    blas_logger = logging.getLogger("theano.tensor.blas")
+    message = ("We did not find a dynamic library in the library_dir of the library we use "
+               "for blas. If you use ATLAS, make sure to compile it with dynamics library.")
+    record = logging.LogRecord("theano.tensor.blas", logging.WARNING, __file__, 1, message,
+                               None, None)
+    monkeypatch.setenv("THEANO_FLAGS", "blas__ldflags=-L/x -l:%s" % compat.MKL_RUNTIME)
+    assert not blas_logger.filter(record)
+    monkeypatch.setenv("THEANO_FLAGS", "blas__ldflags=-L/x -latlas")  # a real miss: kept
+    assert blas_logger.filter(record)
+    other = logging.LogRecord("theano.tensor.blas", logging.WARNING, __file__, 1, "other",
+                              None, None)
+    assert blas_logger.filter(other)
 
 
 def test_openblas_counts_only_when_the_linker_can_find_it(tmp_path, monkeypatch):
