@@ -19,8 +19,9 @@ import time
 
 import numpy as np
 
-from lasagne_seq2seq.decoding import SAMPLE_QUESTIONS, DecodeOptions, load_decoder
-from lasagne_seq2seq.evaluation import distinct_n
+from lasagne_seq2seq.decode.options import SAMPLE_QUESTIONS, DecodeOptions
+from lasagne_seq2seq.decode.decoder import load_decoder
+from lasagne_seq2seq.evaluation.metrics import distinct_n
 
 
 def median_latency_ms(decoder, questions, options):

@@ -13,9 +13,9 @@ import os
 import tempfile
 import time
 
-from lasagne_seq2seq import data
-from lasagne_seq2seq.corpora import CORPORA
-from lasagne_seq2seq.text import TOKENIZER_MODES
+from lasagne_seq2seq.data import batches as data
+from lasagne_seq2seq.data.corpora import CORPORA
+from lasagne_seq2seq.data.text import TOKENIZER_MODES
 
 TARGET_SECONDS = 60.0
 

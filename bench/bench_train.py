@@ -14,12 +14,12 @@ import time
 
 import numpy as np
 
-from lasagne_seq2seq.checkpoint import RunDir
+from lasagne_seq2seq.rundir import RunDir
 from lasagne_seq2seq.config import preset
-from lasagne_seq2seq.data import Dataset, EncodedPairs, iterate_batches
-from lasagne_seq2seq.models import build_network
-from lasagne_seq2seq.training import Trainer
-from lasagne_seq2seq.vocab import SPECIALS, Vocabulary
+from lasagne_seq2seq.data.batches import Dataset, EncodedPairs, iterate_batches
+from lasagne_seq2seq.models.registry import build_network
+from lasagne_seq2seq.train.trainer import Trainer
+from lasagne_seq2seq.data.vocab import SPECIALS, Vocabulary
 
 
 def random_pairs(config, count, rng):

@@ -53,7 +53,7 @@ def train(name, flags, out_dir, budget, extra):
 
 def summarize(name, run_dir, max_pairs):
     """Best validation perplexity, distinct-2 and tokens/s of one run."""
-    from lasagne_seq2seq.evaluation import evaluate_run
+    from lasagne_seq2seq.evaluation.evaluate import evaluate_run
     with open(os.path.join(run_dir, "history.json")) as handle:
         history = json.load(handle)
     valid = [r["valid_ppl"] for r in history if r["valid_ppl"] is not None]

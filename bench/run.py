@@ -13,7 +13,7 @@ random batches (batch 64, 15 source and 15+1 target steps):
   every system decodes the same number of steps), at two levels: *ids*, a
   loop over the compiled encoder and decoder step with token ids in and
   out (:func:`theano_greedy`, what ``torch_reference.greedy_decode`` does),
-  and *text*, :meth:`lasagne_seq2seq.decoding.Decoder.decode` from question
+  and *text*, :meth:`lasagne_seq2seq.decode.decoder.Decoder.decode` from question
   strings to reply strings (tokenizing, vocabulary lookups, the search's
   bookkeeping, detokenizing: what a user waits for); beam-10 latency, text.
 
@@ -144,14 +144,14 @@ def theano_setup(size, variant, dims=None):
     ``dims``, when given, replaces the preset's (vocabulary, embedding,
     hidden) sizes (the tests' small networks).
     """
-    import lasagne_seq2seq.compat  # noqa: F401  (before Theano)
+    import lasagne_seq2seq  # noqa: F401  (before Theano)
     import lasagne
-    from lasagne_seq2seq.checkpoint import RunDir
+    from lasagne_seq2seq.rundir import RunDir
     from lasagne_seq2seq.config import preset
-    from lasagne_seq2seq.data import Dataset, EncodedPairs
-    from lasagne_seq2seq.models import build_network
-    from lasagne_seq2seq.training import Trainer
-    from lasagne_seq2seq.vocab import SPECIALS, Vocabulary
+    from lasagne_seq2seq.data.batches import Dataset, EncodedPairs
+    from lasagne_seq2seq.models.registry import build_network
+    from lasagne_seq2seq.train.trainer import Trainer
+    from lasagne_seq2seq.data.vocab import SPECIALS, Vocabulary
     config = preset(size)
     config.data.max_src_len = config.data.max_tgt_len = LENGTH
     config.train.buckets, config.train.batch_size = 1, BATCH
@@ -177,8 +177,8 @@ def forbid_eos(net, vocab):
 def theano_greedy(encode_fn, step_fn, src, start_id, max_len):
     """Greedy replies of ``max_len`` token ids (no EOS stop) to full-length
     questions ``src`` (ids), on the network's compiled encoder and step
-    (:meth:`lasagne_seq2seq.models.EncoderDecoder.compile_decoder`, which
-    :class:`~lasagne_seq2seq.decoding.Decoder` runs too): what
+    (:meth:`lasagne_seq2seq.models.base.EncoderDecoder.compile_decoder`, which
+    :class:`~lasagne_seq2seq.decode.decoder.Decoder` runs too): what
     ``torch_reference.greedy_decode`` does, in NumPy.
 
     Returns
@@ -206,7 +206,8 @@ def theano_compile(size, variant):
 def theano_measure(size, variant, steps):
     """Compile (cached), then training throughput and decoding speed."""
     config, vocab, net, trainer = theano_setup(size, variant)
-    from lasagne_seq2seq.decoding import DecodeOptions, Decoder
+    from lasagne_seq2seq.decode.options import DecodeOptions
+    from lasagne_seq2seq.decode.decoder import Decoder
     rng = np.random.RandomState(0)
     started = time.time()
     step = trainer.train_function((LENGTH, LENGTH + 1))

@@ -23,8 +23,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from lasagne_seq2seq.cli import run_main  # noqa: E402
-from lasagne_seq2seq.embeddings import embedding_matrix, load_vectors  # noqa: E402
-from lasagne_seq2seq.vocab import Vocabulary  # noqa: E402
+from lasagne_seq2seq.data.embeddings import embedding_matrix, load_vectors
+from lasagne_seq2seq.data.vocab import Vocabulary
 
 
 def main(argv):

@@ -1,6 +1,6 @@
 """The v1 network of lasagne_seq2seq in PyTorch: the benchmark's yardstick.
 
-Same sizes and the same math as :class:`lasagne_seq2seq.models.Seq2Seq` with
+Same sizes and the same math as :class:`lasagne_seq2seq.models.seq2seq.Seq2Seq` with
 its defaults (``--model v1 --cell lstm``, shared and tied embeddings): one
 embedding matrix for questions, replies and the output layer; an LSTM encoder
 (gates input, forget, cell, output; no peepholes) whose final ``(h, c)``
@@ -122,7 +122,7 @@ def parameter_pairs(net, model):
 
     Parameters
     ----------
-    net : lasagne_seq2seq.models.Seq2Seq
+    net : lasagne_seq2seq.models.seq2seq.Seq2Seq
         A one-layer v1 LSTM network with shared and tied embeddings (what
         ``bench/run.py`` builds).
     model : TorchSeq2Seq

@@ -32,9 +32,10 @@ def parse_args(argv):
 def main(argv):
     args = parse_args(argv)
     select_device(args.device)
-    from lasagne_seq2seq.decoding import DecodeOptions, Decoder
-    from lasagne_seq2seq.export import load_inference_model
-    from lasagne_seq2seq.serving import run_chat
+    from lasagne_seq2seq.decode.options import DecodeOptions
+    from lasagne_seq2seq.decode.decoder import Decoder
+    from lasagne_seq2seq.serve.export import load_inference_model
+    from lasagne_seq2seq.serve.chat import run_chat
     options = DecodeOptions(strategy=args.strategy, beam=args.beam,
                             temperature=args.temperature, max_len=args.max_len)
     options.validate()

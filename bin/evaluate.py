@@ -20,8 +20,8 @@ import os
 import typing
 
 from lasagne_seq2seq.cli import run_main, select_device
-from lasagne_seq2seq.decoding import STRATEGIES, DecodeOptions  # NumPy only
-from lasagne_seq2seq.evaluation import DEFAULT_MAX_PAIRS
+from lasagne_seq2seq.decode.options import STRATEGIES, DecodeOptions  # NumPy only
+from lasagne_seq2seq.evaluation.evaluate import DEFAULT_MAX_PAIRS
 
 
 def add_decoding_flags(parser):
@@ -65,15 +65,15 @@ def main(argv):
                                for f in dataclasses.fields(DecodeOptions)})
     options.validate(has_lm=bool(args.lm), has_backward=bool(args.backward))  # fail fast
     select_device(args.device)
-    from lasagne_seq2seq.checkpoint import atomic_write_json
-    from lasagne_seq2seq.evaluation import evaluate_run, format_table
+    from lasagne_seq2seq.files import write_json
+    from lasagne_seq2seq.evaluation.evaluate import evaluate_run, format_table
     results = evaluate_run(args.run_dir, pairs=args.pairs, options=options, which=args.checkpoint,
                            max_pairs=args.max_pairs or None, fmt=args.format, lm_dir=args.lm,
                            backward_dir=args.backward,
                            carry_state=False if args.zero_memory else None)
     print(format_table(results))
     path = args.json or os.path.join(args.run_dir, "evaluation.json")
-    atomic_write_json(results, path)
+    write_json(results, path)
     print("written to %s" % path)
     return 0
 

@@ -9,7 +9,7 @@ import argparse
 import os
 
 from lasagne_seq2seq.cli import run_main
-from lasagne_seq2seq.export import export_model
+from lasagne_seq2seq.serve.export import export_model
 
 
 def main(argv):

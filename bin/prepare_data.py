@@ -8,7 +8,7 @@ import os
 import time
 
 from lasagne_seq2seq.cli import run_main
-from lasagne_seq2seq.corpora import CORPORA, corpus_path
+from lasagne_seq2seq.data.corpora import CORPORA, corpus_path
 
 
 def main(argv):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from lasagne_seq2seq.cli import run_main
-from lasagne_seq2seq.embeddings import EMBEDDINGS_DIR, prepare_glove
+from lasagne_seq2seq.data.embeddings import EMBEDDINGS_DIR, prepare_glove
 
 
 def default_out(top):

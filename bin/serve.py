@@ -53,9 +53,9 @@ def stop(signum, frame):
 def main(argv):
     args = parse_args(argv)
     select_device(args.device)
-    from lasagne_seq2seq.decoding import Decoder
-    from lasagne_seq2seq.export import load_inference_model
-    from lasagne_seq2seq.serving import BatchingDecoder, ServingLimits, make_server
+    from lasagne_seq2seq.decode.decoder import Decoder
+    from lasagne_seq2seq.serve.export import load_inference_model
+    from lasagne_seq2seq.serve.http import BatchingDecoder, ServingLimits, make_server
     started = time.time()
     config, vocab, net = load_inference_model(args.model, args.checkpoint)
     lm = load_inference_model(args.lm) if args.lm else None

@@ -20,7 +20,7 @@ import os
 import sys
 
 from lasagne_seq2seq.cli import run_main, select_device
-from lasagne_seq2seq.decoding import DecodeOptions  # NumPy only: Theano is not imported yet
+from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only: Theano is not imported yet
 
 
 def parse_args(argv):
@@ -149,11 +149,12 @@ def main(argv):
     # Read before the slow loading, so that a bad file fails at once.
     questions = read_questions(args.questions) if args.questions else None
     select_device(args.device)
-    from lasagne_seq2seq.decoding import SAMPLE_QUESTIONS, load_decoder
+    from lasagne_seq2seq.decode.options import SAMPLE_QUESTIONS
+    from lasagne_seq2seq.decode.decoder import load_decoder
     decoder = load_decoder(args.run_dir, args.checkpoint, max_len=args.max_len,
                            lm_dir=args.lm, backward_dir=args.backward)
     if args.interactive:
-        from lasagne_seq2seq.serving import run_chat
+        from lasagne_seq2seq.serve.chat import run_chat
         run_chat(decoder.start_conversation(remember=args.remember), options, sys.stdin, sys.stdout)
         return 0
     questions = questions or list(SAMPLE_QUESTIONS)

@@ -127,7 +127,7 @@ def parse_args(argv):
 
 def build_config(args):
     """The run's config: a preset (or the resumed run's), then the flags."""
-    from lasagne_seq2seq.checkpoint import RunDir
+    from lasagne_seq2seq.rundir import RunDir
     from lasagne_seq2seq.errors import Seq2SeqError
     config = RunDir(args.resume).load_config() if args.resume else preset(args.preset)
     for flag, section, field, _, _ in FLAGS:
@@ -156,7 +156,7 @@ def main(argv):
     args = parse_args(argv)
     select_device(args.device)
     config = build_config(args)
-    from lasagne_seq2seq.training import train_run
+    from lasagne_seq2seq.train.run import train_run
     train_run(config, args.resume or args.run_dir, resume=bool(args.resume),
               overwrite=args.overwrite, progress_bar=not args.no_progress)
     return 0

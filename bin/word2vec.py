@@ -43,9 +43,9 @@ def parse_args(argv):
 
 def train(args):
     """Train on ``args.corpus``, save, and return the vectors."""
-    from lasagne_seq2seq.corpora import load_conversations
-    from lasagne_seq2seq.embeddings import EMBEDDINGS_DIR, save_vectors, train_word2vec
-    from lasagne_seq2seq.text import tokenize
+    from lasagne_seq2seq.data.corpora import load_conversations
+    from lasagne_seq2seq.data.embeddings import EMBEDDINGS_DIR, save_vectors, train_word2vec
+    from lasagne_seq2seq.data.text import tokenize
     started = time.time()
     conversations = load_conversations(args.corpus, fmt=args.format, encoding=args.encoding)
     token_lists = [tokenize(utterance, args.tokenizer)
@@ -66,7 +66,7 @@ def train(args):
 
 def print_neighbours(vectors, words):
     """Print each word's neighbours; raise for the words without a vector at the end."""
-    from lasagne_seq2seq.embeddings import nearest_neighbours
+    from lasagne_seq2seq.data.embeddings import nearest_neighbours
     unknown = []
     for word in words:
         try:
@@ -84,7 +84,7 @@ def print_neighbours(vectors, words):
 def main(argv):
     args = parse_args(argv)
     if args.vectors:
-        from lasagne_seq2seq.embeddings import load_vectors
+        from lasagne_seq2seq.data.embeddings import load_vectors
         vectors = load_vectors(args.vectors)
         print("%s: %d words x %d dimensions" % (args.vectors, len(vectors), vectors.vector_size))
     else:

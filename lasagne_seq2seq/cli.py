@@ -1,7 +1,7 @@
 """Shared plumbing for the scripts in ``bin/``: one-line errors, exit codes."""
 import sys
 
-from .errors import Seq2SeqError
+from lasagne_seq2seq.errors import Seq2SeqError, pygpu_missing
 
 
 def run_main(main, argv=None):
@@ -57,28 +57,3 @@ def select_device(device):
         raise Seq2SeqError("--device must be chosen before Theano is imported")
     flags = os.environ.get("THEANO_FLAGS", "")
     os.environ["THEANO_FLAGS"] = ",".join(filter(None, [flags, "device=%s" % device]))
-
-
-def pygpu_missing(setting, cpu_setting):
-    """The error for a GPU asked for without pygpu, Theano's GPU back end.
-
-    Parameters
-    ----------
-    setting : str
-        What asked for the GPU, e.g. ``"--device cuda"``.
-    cpu_setting : str
-        What runs on the CPU instead, e.g. ``"--device cpu"``.
-
-    Returns
-    -------
-    Seq2SeqError
-
-    Examples
-    --------
-    >>> str(pygpu_missing("--device cuda", "--device cpu"))[:34]
-    '--device cuda needs pygpu, which i'
-    """
-    return Seq2SeqError(
-        "%s needs pygpu, which is not on PyPI: install Debian's python3-pygpu and "
-        "libgpuarray3 (apt-get install python3-pygpu libgpuarray3) and recreate .venv with "
-        "--system-site-packages, or use %s" % (setting, cpu_setting))

@@ -8,12 +8,12 @@ a model can be decoded without remembering how it was trained.
 import dataclasses
 import json
 import math
-import os
 import typing
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .errors import Seq2SeqError
+from lasagne_seq2seq.errors import Seq2SeqError
+from lasagne_seq2seq.files import write_json
 
 __all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "PRESETS",
            "MODELS", "OPTIMIZERS", "CELL_NAMES", "ATTENTION_SCORES", "NORM_STABILIZED",
@@ -33,7 +33,7 @@ MODELS = {
     "attention": dict(state=True, peek=True),
 }
 OPTIMIZERS = ("adam", "adadelta")
-CELL_NAMES = ("lstm", "gru", "jzs1", "jzs2", "jzs3", "irnn")  # lasagne_seq2seq.cells.CELLS
+CELL_NAMES = ("lstm", "gru", "jzs1", "jzs2", "jzs3", "irnn")  # lasagne_seq2seq.nn.cells.CELLS
 ATTENTION_SCORES = ("additive", "general")
 NORM_STABILIZED = ("hidden", "logits", "both")
 #: How vocabulary rows without a pretrained vector start (lasagne_seq2seq.embeddings).
@@ -288,12 +288,8 @@ def preset(name):
 
 
 def save_config(config, path):
-    """Write ``config`` as JSON, atomically (temp file, then rename)."""
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(config.to_dict(), handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
+    """Write ``config`` as JSON, atomically (:func:`lasagne_seq2seq.files.write_json`)."""
+    write_json(config.to_dict(), path, indent=2, sort_keys=True)
 
 
 def load_config(path):

@@ -1,10 +1,11 @@
 """Pictures: training curves and attention heat maps (more in bin/draw_architectures.py)."""
-import os
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display is needed or assumed
 import matplotlib.pyplot as plt  # noqa: E402
+
+from lasagne_seq2seq.files import atomic_path  # noqa: E402
 
 __all__ = ["plot_history", "plot_attention"]
 
@@ -16,7 +17,7 @@ def plot_history(history, path):
     ----------
     history : list of dict
         Records with ``step``, ``train_ppl`` and ``valid_ppl`` (None allowed),
-        as written by :class:`~lasagne_seq2seq.training.Trainer`.
+        as written by :class:`~lasagne_seq2seq.train.trainer.Trainer`.
     path : str
         Destination PNG.
     """
@@ -41,7 +42,7 @@ def plot_attention(attention, path, title=None):
     Parameters
     ----------
     attention : AttentionMap
-        From :meth:`~lasagne_seq2seq.decoding.Decoder.attention_map`.
+        From :meth:`~lasagne_seq2seq.decode.decoder.Decoder.attention_map`.
     path : str
         Destination PNG.
     title : str, optional
@@ -70,8 +71,7 @@ def plot_attention(attention, path, title=None):
 
 
 def _save(figure, path):
-    """Write the figure to a temporary name, then rename: never half a PNG."""
-    tmp = path + ".tmp.png"
-    figure.savefig(tmp)
+    """Write the figure atomically: never half a PNG."""
+    with atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp)
     plt.close(figure)
-    os.replace(tmp, path)

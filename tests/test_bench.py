@@ -86,7 +86,7 @@ def test_theano_and_pytorch_compute_the_same_loss_and_training_step(bench_run):
 def test_greedy_ids_are_the_decoders_replies_and_pytorchs(bench_run):
     torch = pytest.importorskip("torch")
     from torch_reference import TorchSeq2Seq, copy_theano_weights, greedy_decode
-    from lasagne_seq2seq.decoding import Decoder
+    from lasagne_seq2seq.decode.decoder import Decoder
     config, vocab, net, _ = bench_run.theano_setup("default", "compat", DIMS)
     # Larger weights than at initialisation: replies that vary by question.
     for param in net.params:

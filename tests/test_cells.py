@@ -3,7 +3,7 @@ correct gradients (theano.gradient.verify_grad on small shapes)."""
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.cells import CELLS
+from lasagne_seq2seq.nn.cells import CELLS
 from lasagne.layers import InputLayer, get_output
 import theano
 import theano.tensor as T

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lasagne_seq2seq import compat
+from lasagne_seq2seq.backend import compat
 from lasagne_seq2seq.errors import Seq2SeqError
 import theano
 import theano.tensor as T

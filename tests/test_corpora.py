@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from lasagne_seq2seq import corpora
-from lasagne_seq2seq.corpora import (corpus_path, load_conversations, make_pairs,
-                                     prepare_chitchat, prepare_shakespeare, split_conversations)
+from lasagne_seq2seq.data import corpora
+from lasagne_seq2seq.data.corpora import (corpus_path,
+    load_conversations,
+    make_pairs,
+    prepare_chitchat,
+    prepare_shakespeare,
+    split_conversations)
 from lasagne_seq2seq.errors import Seq2SeqError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"

@@ -4,8 +4,9 @@ weights (either layout) and the bias."""
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.crossentropy import (LinearSoftmaxCrossEntropy, linear_softmax_cross_entropy,
-                                          log_softmax)
+from lasagne_seq2seq.nn.ops.crossentropy import (LinearSoftmaxCrossEntropy,
+    linear_softmax_cross_entropy,
+    log_softmax)
 import theano
 import theano.tensor as T
 

@@ -4,12 +4,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lasagne_seq2seq import data as data_module
-from lasagne_seq2seq.data import (EncodedPairs, build_dataset, default_buckets, iterate_batches,
-                                  source_batch, tokenized_conversations)
+from lasagne_seq2seq.data import batches as data_module
+from lasagne_seq2seq.data.batches import (EncodedPairs,
+    build_dataset,
+    default_buckets,
+    iterate_batches,
+    source_batch,
+    tokenized_conversations)
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.text import tokenize
-from lasagne_seq2seq.vocab import EOS_ID, PAD_ID, START_ID
+from lasagne_seq2seq.data.text import tokenize
+from lasagne_seq2seq.data.vocab import EOS_ID, PAD_ID, START_ID
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.checkpoint import load_model
+from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.config import RunConfig
-from lasagne_seq2seq.corpora import load_conversations, make_pairs
-from lasagne_seq2seq.decoding import DecodeOptions, Decoder, load_decoder
+from lasagne_seq2seq.data.corpora import load_conversations, make_pairs
+from lasagne_seq2seq.decode.options import DecodeOptions
+from lasagne_seq2seq.decode.decoder import Decoder, load_decoder
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.training import train_run
-from lasagne_seq2seq.vocab import Vocabulary
+from lasagne_seq2seq.train.run import train_run
+from lasagne_seq2seq.data.vocab import Vocabulary
 
 TOY = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
 pytestmark = pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")

@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 
 from lasagne_seq2seq.config import ModelConfig, RunConfig
-from lasagne_seq2seq.devices import (LAYER_GROUPS, check_devices, group_layers, move_parameters,
-                                     parse_devices, place_network)
+from lasagne_seq2seq.backend.devices import (LAYER_GROUPS,
+    check_devices,
+    group_layers,
+    move_parameters,
+    parse_devices,
+    place_network)
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.models import build_network
-from lasagne_seq2seq.training import train_run
+from lasagne_seq2seq.models.registry import build_network
+from lasagne_seq2seq.train.run import train_run
 import theano
 import theano.tensor as T
 from theano.graph.basic import graph_inputs

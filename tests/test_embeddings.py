@@ -7,13 +7,17 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from lasagne_seq2seq import embeddings
-from lasagne_seq2seq.embeddings import (FORMATS, detect_format, embedding_matrix,
-                                        load_vectors, nearest_neighbours,
-                                        resolve_embeddings, train_word2vec)
+from lasagne_seq2seq.data import embeddings
+from lasagne_seq2seq.data.embeddings import (FORMATS,
+    detect_format,
+    embedding_matrix,
+    load_vectors,
+    nearest_neighbours,
+    resolve_embeddings,
+    train_word2vec)
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.text import tokenize
-from lasagne_seq2seq.vocab import EOS, PAD_ID, SPECIALS, START, Vocabulary
+from lasagne_seq2seq.data.text import tokenize
+from lasagne_seq2seq.data.vocab import EOS, PAD_ID, SPECIALS, START, Vocabulary
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MOVIE_LINES = SHARED / "reference/lasagne_seq2seq/data/train/movie_lines_cleaned_10k.txt"
@@ -215,9 +219,9 @@ class _NetworkBuilt(Exception):
 @pytest.mark.parametrize("init", ["random", "zero", "mean"])
 def test_embeddings_init_flag_reaches_the_network_config_and_log(init, vectors, tmp_path,
                                                                  monkeypatch):
-    from lasagne_seq2seq import models
+    from lasagne_seq2seq.models import base as models
     from lasagne_seq2seq.config import load_config, save_config
-    from lasagne_seq2seq.training import train_run
+    from lasagne_seq2seq.train.run import train_run
     glove = write_vectors(vectors, "glove", tmp_path / "glove.txt")
     corpus = write_text(tmp_path / "talk.tsv", "hello world\tcat dog\n"
                                                "paris unseen\thouse other\n" * 20)

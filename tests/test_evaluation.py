@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 
 from lasagne_seq2seq.config import load_config, save_config
-from lasagne_seq2seq.decoding import DecodeOptions
+from lasagne_seq2seq.decode.options import DecodeOptions
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.evaluation import (corpus_bleu, distinct_n, evaluate_run, format_table,
-                                        mean_length, most_common_reply, reply_metrics,
-                                        top_reply_share)
+from lasagne_seq2seq.evaluation.metrics import (corpus_bleu,
+    distinct_n,
+    mean_length,
+    most_common_reply,
+    reply_metrics,
+    top_reply_share)
+from lasagne_seq2seq.evaluation.evaluate import evaluate_run, format_table
 from toy import TOY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,8 +76,8 @@ def test_length_and_most_frequent_reply():
 @pytest.fixture(scope="module")
 def runs(v1_reverse, tmp_path_factory):
     """The session's model trained to reverse phrases, and the same run with fresh weights."""
-    from lasagne_seq2seq.checkpoint import RunDir, save_checkpoint
-    from lasagne_seq2seq.models import build_network
+    from lasagne_seq2seq.rundir import RunDir, save_checkpoint
+    from lasagne_seq2seq.models.registry import build_network
     untrained = str(tmp_path_factory.mktemp("runs") / "untrained")
     shutil.copytree(v1_reverse, untrained)
     run = RunDir(untrained)
@@ -97,8 +101,8 @@ def test_bleu_near_one_for_a_model_that_learned_reversal_and_low_untrained(runs)
 
 @needs_toy
 def test_held_out_split_is_rebuilt_with_the_runs_vocabulary_and_seed(runs):
-    from lasagne_seq2seq.checkpoint import RunDir
-    from lasagne_seq2seq.data import build_dataset
+    from lasagne_seq2seq.rundir import RunDir
+    from lasagne_seq2seq.data.batches import build_dataset
     config = load_config(RunDir(runs["trained"]).config)
     d = config.data
     dataset = build_dataset(d.corpus, fmt=d.format, tokenizer=d.tokenizer, pairing=d.pairing,
@@ -166,8 +170,8 @@ def multiturn_run(tmp_path_factory):
     task (each reply names the question's word and the previous question's),
     with a test split of its own conversations, and its dataset."""
     import numpy as np
-    from lasagne_seq2seq.data import build_dataset
-    from lasagne_seq2seq.training import train_run
+    from lasagne_seq2seq.data.batches import build_dataset
+    from lasagne_seq2seq.train.run import train_run
     from test_multiturn import conversations, multiturn_config, write_script
     root = tmp_path_factory.mktemp("multiturn")
     corpus = root / "chats.txt"
@@ -185,8 +189,9 @@ def multiturn_run(tmp_path_factory):
 
 
 def test_a_multiturn_model_is_evaluated_carrying_its_state(multiturn_run):
-    from lasagne_seq2seq.checkpoint import RunDir, load_checkpoint, load_model
-    from lasagne_seq2seq.evaluation import perplexity_of
+    from lasagne_seq2seq.rundir import RunDir, load_checkpoint
+    from lasagne_seq2seq.models.registry import load_model
+    from lasagne_seq2seq.evaluation.evaluate import perplexity_of
     run_dir, dataset = multiturn_run
     config, vocab, net = load_model(run_dir)
     # On the validation split, exactly what training measured for best.npz.
@@ -213,10 +218,10 @@ def test_a_multiturn_model_is_evaluated_carrying_its_state(multiturn_run):
 def test_evaluation_replies_are_those_of_a_remembering_conversation(multiturn_run):
     """decode_conversations, many conversations side by side, replies as
     Conversation (bin/test.py --interactive --remember) does one at a time."""
-    from lasagne_seq2seq.checkpoint import load_model
-    from lasagne_seq2seq.decoding import Decoder
-    from lasagne_seq2seq.evaluation import decode_conversations
-    from lasagne_seq2seq.multiturn import conversations_of
+    from lasagne_seq2seq.models.registry import load_model
+    from lasagne_seq2seq.decode.decoder import Decoder
+    from lasagne_seq2seq.evaluation.evaluate import decode_conversations
+    from lasagne_seq2seq.train.multiturn import conversations_of
     run_dir, dataset = multiturn_run
     config, vocab, net = load_model(run_dir)
     decoder = Decoder(net, vocab, config)
@@ -252,8 +257,8 @@ def test_bin_evaluate_says_whether_it_carried_the_state(multiturn_run, tmp_path,
 def test_evaluate_works_on_an_attention_model(v1_reverse, tmp_path):
     """An untrained bidirectional attention network (nothing to train: the
     point is that evaluation compiles and scores it) on the reversal data."""
-    from lasagne_seq2seq.checkpoint import RunDir, save_checkpoint
-    from lasagne_seq2seq.models import build_network
+    from lasagne_seq2seq.rundir import RunDir, save_checkpoint
+    from lasagne_seq2seq.models.registry import build_network
     run_dir = tmp_path / "attention"
     shutil.copytree(v1_reverse, run_dir)
     run = RunDir(str(run_dir))

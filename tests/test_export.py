@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.checkpoint import RunDir, load_model, save_checkpoint
+from lasagne_seq2seq.rundir import RunDir, save_checkpoint
+from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.config import RunConfig
-from lasagne_seq2seq.decoding import Decoder
+from lasagne_seq2seq.decode.decoder import Decoder
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.export import VERSION, export_model, load_exported, load_inference_model
-from lasagne_seq2seq.models import build_network
-from lasagne_seq2seq.vocab import Vocabulary
+from lasagne_seq2seq.serve.export import VERSION, export_model, load_exported, load_inference_model
+from lasagne_seq2seq.models.registry import build_network
+from lasagne_seq2seq.data.vocab import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ["a b c", "hello there", "c a"]

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lasagne_seq2seq import training
-from lasagne_seq2seq.checkpoint import load_model
+from lasagne_seq2seq.train import trainer as training
+from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.config import ModelConfig, RunConfig
-from lasagne_seq2seq.data import EncodedPairs, iterate_batches
-from lasagne_seq2seq.decoding import DecodeOptions, Decoder
+from lasagne_seq2seq.data.batches import EncodedPairs, iterate_batches
+from lasagne_seq2seq.decode.options import DecodeOptions
+from lasagne_seq2seq.decode.decoder import Decoder
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.models import build_network
+from lasagne_seq2seq.models.registry import build_network
 import theano
 import theano.tensor as T
 

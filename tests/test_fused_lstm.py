@@ -4,8 +4,8 @@ its NumPy fallback agrees with its C code; bad shapes get a clear error."""
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.fused_lstm import LSTMSequence, lstm_sequence  # before Theano: compat
-from lasagne_seq2seq.layers import LSTMLayer
+from lasagne_seq2seq.nn.ops.fused_lstm import LSTMSequence, lstm_sequence  # before Theano: compat
+from lasagne_seq2seq.nn.cells import LSTMLayer
 import lasagne
 import theano
 import theano.tensor as T

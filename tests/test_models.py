@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from lasagne_seq2seq.config import ModelConfig
-from lasagne_seq2seq.data import EncodedPairs, iterate_batches
-from lasagne_seq2seq.models import build_network
+from lasagne_seq2seq.data.batches import EncodedPairs, iterate_batches
+from lasagne_seq2seq.models.registry import build_network
 import theano
 import theano.tensor as T
 

@@ -4,13 +4,14 @@ a task that only a model carrying the state can learn."""
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.checkpoint import RunDir, load_checkpoint, load_model
+from lasagne_seq2seq.rundir import RunDir, load_checkpoint
+from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.config import RunConfig
-from lasagne_seq2seq.data import EncodedPairs, build_dataset
-from lasagne_seq2seq.decoding import Decoder
+from lasagne_seq2seq.data.batches import EncodedPairs, build_dataset
+from lasagne_seq2seq.decode.decoder import Decoder
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.multiturn import MultiTurnTrainer, carry, conversation_batches
-from lasagne_seq2seq.training import train_run
+from lasagne_seq2seq.train.multiturn import MultiTurnTrainer, carry, conversation_batches
+from lasagne_seq2seq.train.run import train_run
 
 WORDS = "apple pear plum fig lime kiwi date lemon melon grape peach mango".split()
 

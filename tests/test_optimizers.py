@@ -2,12 +2,11 @@
 import numpy as np
 import pytest
 
-from lasagne_seq2seq import compat  # noqa: F401  (before Theano)
 import theano
 import theano.tensor as T
 import lasagne
 
-from lasagne_seq2seq.optimizers import AdamStep, SumOfSquares, clipped_updates
+from lasagne_seq2seq.train.optimizers import AdamStep, SumOfSquares, clipped_updates
 
 SHAPES = [(7, 5), (5,), (3, 4, 2)]
 

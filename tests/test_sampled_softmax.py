@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.checkpoint import RunDir
-from lasagne_seq2seq.sampled_softmax import log_uniform_candidates, sampled_softmax_losses
-from lasagne_seq2seq.training import train_run
+from lasagne_seq2seq.rundir import RunDir
+from lasagne_seq2seq.nn.sampled_softmax import log_uniform_candidates, sampled_softmax_losses
+from lasagne_seq2seq.train.run import train_run
 import theano
 import theano.tensor as T
 from toy import TOY, toy_config

@@ -20,12 +20,13 @@ import numpy as np
 import pytest
 
 from lasagne_seq2seq.config import RunConfig
-from lasagne_seq2seq.decoding import DecodeOptions, Decoder
+from lasagne_seq2seq.decode.options import DecodeOptions
+from lasagne_seq2seq.decode.decoder import Decoder
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.export import export_model, load_exported
-from lasagne_seq2seq.serving import (BatchingDecoder, ServingLimits, make_server,
-                                     parse_request, run_chat)
-from lasagne_seq2seq.training import train_run
+from lasagne_seq2seq.serve.export import export_model, load_exported
+from lasagne_seq2seq.serve.http import BatchingDecoder, ServingLimits, make_server, parse_request
+from lasagne_seq2seq.serve.chat import run_chat
+from lasagne_seq2seq.train.run import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 LETTERS = "abcdefghijkl"

@@ -5,7 +5,7 @@ import pytest
 from nltk.tokenize import RegexpTokenizer
 
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.text import detokenize, tokenize
+from lasagne_seq2seq.data.text import detokenize, tokenize
 
 MOVIE_LINES = (Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq"
                / "data" / "train" / "movie_lines_cleaned_10k.txt")

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lasagne_seq2seq.checkpoint import RunDir, load_checkpoint, load_model
+from lasagne_seq2seq.rundir import RunDir, load_checkpoint
+from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.training import train_run
+from lasagne_seq2seq.train.run import train_run
 from toy import TOY, held_out_exact_match, quiet, toy_config
 
 pytestmark = pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
@@ -93,7 +94,7 @@ def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
 
 
 def test_ctrl_c_saves_the_last_checkpoint(tmp_path, monkeypatch):
-    from lasagne_seq2seq import training
+    from lasagne_seq2seq.train import trainer as training
     run_dir = str(tmp_path / "interrupted")
     original = training.Trainer._checkpoint_validation
     calls = []
@@ -113,7 +114,8 @@ def test_ctrl_c_saves_the_last_checkpoint(tmp_path, monkeypatch):
 
 
 def test_a_nan_loss_stops_with_a_clear_error(tmp_path, monkeypatch):
-    from lasagne_seq2seq import models, training
+    from lasagne_seq2seq.models import base as models
+    from lasagne_seq2seq.train import trainer as training
     run_dir = str(tmp_path / "nan")
     # After the first validation (step 5) wrote last.npz: that is the last good state.
     original_step = training.Trainer._run_step
@@ -148,7 +150,7 @@ def test_a_nan_loss_stops_with_a_clear_error(tmp_path, monkeypatch):
 
 def test_warm_start_refuses_a_run_with_another_vocabulary(v1_reverse, tmp_path):
     # The same words in another order: every shape fits, every row is wrong.
-    from lasagne_seq2seq.vocab import Vocabulary
+    from lasagne_seq2seq.data.vocab import Vocabulary
     source = tmp_path / "v1-other-ids"
     shutil.copytree(v1_reverse, source)
     tokens = Vocabulary.load(str(source / "vocab.json")).tokens
@@ -179,7 +181,7 @@ def test_truncated_and_mismatched_checkpoints_are_rejected(tmp_path):
 
 
 def test_pretrained_embeddings_reach_the_network_and_can_stay_frozen(tmp_path):
-    from lasagne_seq2seq.vocab import Vocabulary
+    from lasagne_seq2seq.data.vocab import Vocabulary
     words = sorted({w for line in (TOY / "train" / "reversed_phrases.txt").read_text()
                     .split("\n")[:600] for w in line.split()})
     rng = np.random.RandomState(0)

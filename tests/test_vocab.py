@@ -2,7 +2,7 @@
 import pytest
 
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.vocab import EOS_ID, PAD_ID, SPECIALS, START_ID, UNK_ID, Vocabulary
+from lasagne_seq2seq.data.vocab import EOS_ID, PAD_ID, SPECIALS, START_ID, UNK_ID, Vocabulary
 
 CORPUS = [["a", "b", "a"], ["c", "a", "b"], ["d"]]
 

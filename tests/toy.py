@@ -35,7 +35,7 @@ def toy_config(task, model="v1", **train):
 
 def toy_test_pairs(task):
     """The original's held-out (question, answer) pairs of a toy task."""
-    from lasagne_seq2seq.corpora import load_conversations, make_pairs
+    from lasagne_seq2seq.data.corpora import load_conversations, make_pairs
     return make_pairs(load_conversations(str(TOY / "test" / ("%s.txt" % task)), fmt="plain"),
                       mode="alternate")
 
@@ -49,8 +49,8 @@ def held_out_exact_match(run_dir, task):
     50 of each task) is impossible for any model without a copy mechanism:
     it is left out, and at most 10% of the pairs may be.
     """
-    from lasagne_seq2seq.checkpoint import load_model
-    from lasagne_seq2seq.decoding import Decoder
+    from lasagne_seq2seq.models.registry import load_model
+    from lasagne_seq2seq.decode.decoder import Decoder
     config, vocab, net = load_model(run_dir)
     pairs = toy_test_pairs(task)
     replies = Decoder(net, vocab, config).reply([q for q, _ in pairs])

@@ -1,0 +1,436 @@
+"""Make theano-pymc 1.1.2 and Lasagne 0.1 work on Python 3.11 and NumPy 1.23.
+
+Every work-around the stack needs lives here, and nowhere else.
+``import lasagne_seq2seq`` calls :func:`install`, which prepares the process
+without importing Theano: after it, ``import lasagne`` and ``import theano``
+work in any order (Theano is patched by an import hook on its way in). A
+script that imports Theano itself must ``import lasagne_seq2seq`` first, or
+Theano keeps its own flags (the patches are still applied).
+
+What it does, in order:
+
+1. Checks the NumPy pin: theano-pymc uses ``np.bool`` and friends, which NumPy
+   1.24 removed. A clear error names the fix instead of a deep traceback.
+2. Disables theano-pymc's Cython scan extension, which does not compile on
+   Python 3.11: with ``theano.scan.scan_perform_ext`` set to ``None`` in
+   ``sys.modules`` scan falls back to its Python loop (the inner graph is still
+   compiled C).
+3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, a BLAS named
+   explicitly (:func:`blas_ldflags`: MKL on GNU OpenMP threads, else
+   OpenBLAS, its OpenMP build where installed, else NumPy's C-API BLAS;
+   numpy.distutils no longer reports ``blas_opt_info``, and Theano would
+   otherwise fall back to slow Python BLAS with a warning), the compile
+   cache in the user's cache
+   directory, and the speed settings measured in ``bench/``. Flags the user
+   set in ``THEANO_FLAGS`` always win. A GPU asked for there without pygpu
+   (Theano's GPU back end) is refused with the fix, the message of
+   ``--device cuda``: Theano would log a traceback and run on the CPU.
+4. Silences three messages users cannot act on: setuptools' "pkg_resources
+   is deprecated" warning, which Lasagne 0.1's import triggers on every
+   start; theano-pymc's log of a failed graph rewrite (``PushOutScanOutput``
+   raises "Trying to reintroduce a removed node" on masked scans): Theano
+   skips the rewrite and the compiled function is correct, but the traceback
+   looks like a crash to users; and, with MKL, Theano's "We did not find a
+   dynamic library ... ATLAS" warning, which looks for a file ending in
+   ``.so`` and so misses PyPI's ``libmkl_rt.so.3`` that links and runs.
+5. Aliases the Theano names Lasagne 0.1 uses that theano-pymc renamed:
+   ``theano.sandbox.rng_mrg.MRG_RandomStreams`` (now ``MRG_RandomStream``),
+   ``theano.tensor.signal.downsample`` (now ``pool``) and
+   ``theano.gof.Variable`` (now ``theano.graph.basic.Variable``; Lasagne's
+   ``get_output`` needs it to accept expressions as inputs).
+6. Makes ``openmp=True`` compile: theano-pymc 1.1.2 writes the OpenMP pragma
+   of contiguous elementwise loops from a string that lacks its ``f`` prefix,
+   so the C code reads ``if(n>={int(config.openmp_elemwise_minsize)})`` and
+   does not compile. The generated code gets the value substituted (only
+   while the installed Theano still has the bug). ``OMP_WAIT_POLICY=PASSIVE``
+   (unless the user set it, or BLAS is MKL or OpenBLAS's OpenMP build, which
+   share the OpenMP threads) lets idle OpenMP threads sleep instead of
+   spinning against OpenBLAS's pthreads on the same cores.
+7. Raises Python's recursion limit to :data:`RECURSION_LIMIT`: ``theano.grad``
+   and the graph rewrites recurse once per node along a path, and an unrolled
+   bidirectional attention model of 15 steps (the default length) is deeper
+   than Python's default 1,000 frames allow (``RecursionError``).
+"""
+import importlib.abc
+import importlib.util
+import logging
+import os
+import sys
+import sysconfig
+import warnings
+
+from lasagne_seq2seq.errors import pygpu_missing
+
+__all__ = ["NUMPY_REQUIREMENT", "default_theano_flags", "merge_theano_flags",
+           "gpu_settings", "linker_directories", "openblas_available", "blas_ldflags",
+           "MKL_RUNTIME", "cache_dir"]
+
+NUMPY_REQUIREMENT = "numpy==1.23.5"
+
+
+class StackError(RuntimeError):
+    """The installed stack cannot run theano-pymc; the message says the fix."""
+
+
+def _check_numpy():
+    import numpy
+    major, minor = (int(part) for part in numpy.__version__.split(".")[:2])
+    if (major, minor) >= (1, 24):
+        raise StackError(
+            "numpy %s is installed but theano-pymc 1.1.2 needs numpy<1.24 "
+            "(it uses np.bool): run `bash setup.sh`, or "
+            "`pip install %s 'scipy<1.12'`" % (numpy.__version__, NUMPY_REQUIREMENT))
+
+
+def linker_directories():
+    """The directories the C compiler's linker searches for ``-lNAME``.
+
+    ``LIBRARY_PATH`` first (as gcc does), then the system's library
+    directories, Debian's multiarch ones included.
+
+    Returns
+    -------
+    list of str
+    """
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    system = ["/usr/local/lib", "/lib", "/usr/lib", "/lib64", "/usr/lib64"]
+    if multiarch:
+        system = [os.path.join(d, multiarch) for d in system[:3]] + system
+    user = [d for d in os.environ.get("LIBRARY_PATH", "").split(os.pathsep) if d]
+    return user + system
+
+
+def openblas_available(directories=None):
+    """Return True when ``-lopenblas`` can link: ``libopenblas.so`` exists.
+
+    The runtime package (Debian's ``libopenblas0``) installs only the
+    versioned ``libopenblas.so.0``, which the dynamic loader (and
+    ``ctypes.util.find_library``) finds but the linker does not; the
+    unversioned name comes with ``libopenblas-dev``. Theano would fail to
+    link its first compiled module with ``-lopenblas`` and no such file.
+
+    Parameters
+    ----------
+    directories : list of str, optional
+        Where to look; :func:`linker_directories` by default.
+
+    Returns
+    -------
+    bool
+        True if one of ``directories`` holds a ``libopenblas.so`` that
+        resolves to a file (a dangling symbolic link does not count).
+    """
+    if directories is None:
+        directories = linker_directories()
+    return any(os.path.isfile(os.path.join(d, "libopenblas.so")) for d in directories)
+
+
+#: MKL's single dynamic library, as PyPI's ``mkl`` installs it (no unversioned name).
+MKL_RUNTIME = "libmkl_rt.so.3"
+
+
+def blas_ldflags(directories=None, prefix=sys.prefix):
+    """Return the ``blas__ldflags`` for the best BLAS the linker can find.
+
+    First MKL from PyPI in the environment (``requirements.txt``), on GNU
+    OpenMP threads (``MKL_THREADING_LAYER=GNU``, set by this module): 15-25%
+    faster than OpenBLAS on the small products of a default-size step
+    (``bench/README.md``). Then OpenBLAS's OpenMP build (Debian's
+    ``libopenblas-openmp-dev``, in an ``openblas-openmp`` subdirectory). On
+    either, the package's C ops run their loops on the same OpenMP threads
+    as the matrix products (:mod:`lasagne_seq2seq.cops`). Both are linked
+    with a run path (for OpenBLAS because the loader's ``libopenblas.so.0``
+    is whichever build Debian's alternatives chose, the pthreads one when
+    both are installed); ``-Xlinker -R`` rather than ``-Wl,-rpath,``,
+    because ``THEANO_FLAGS`` splits on commas and Theano wants every token
+    to start with a dash. Then any ``libopenblas.so`` (``-lopenblas``); else
+    an empty string, Theano's NumPy C-API BLAS.
+
+    Parameters
+    ----------
+    directories : list of str, optional
+        Where to look for OpenBLAS; :func:`linker_directories` by default.
+    prefix : str
+        The environment whose ``lib`` may hold MKL (``sys.prefix``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> blas_ldflags([], prefix="/nonexistent")
+    ''
+    """
+    mkl = os.path.join(prefix, "lib")
+    if os.path.isfile(os.path.join(mkl, MKL_RUNTIME)):
+        return "-L%s -Xlinker -R%s -l:%s" % (mkl, mkl, MKL_RUNTIME)
+    if directories is None:
+        directories = linker_directories()
+    for directory in directories:
+        openmp = os.path.join(directory, "openblas-openmp")
+        if openblas_available([openmp]):
+            return "-L%s -Xlinker -R%s -lopenblas" % (openmp, openmp)
+    return "-lopenblas" if openblas_available(directories) else ""
+
+
+def cache_dir():
+    """Return the directory for this package's caches (Theano's compiled code).
+
+    Follows ``XDG_CACHE_HOME``; outside the clone, so that reruns and CI reuse
+    compiled modules and ``git clean`` does not throw them away.
+
+    Returns
+    -------
+    str
+        ``$XDG_CACHE_HOME/lasagne_seq2seq`` or ``~/.cache/lasagne_seq2seq``.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lasagne_seq2seq")
+
+
+def default_theano_flags():
+    """Return the package's default Theano flags as an ordered dict.
+
+    Returns
+    -------
+    dict
+        Flag name to value, in the syntax of ``THEANO_FLAGS``.
+    """
+    flags = {
+        "floatX": "float32",
+        # numpy.distutils no longer reports blas_opt_info: name BLAS ourselves.
+        "blas__ldflags": blas_ldflags(),
+        "base_compiledir": os.path.join(cache_dir(), "theano"),
+        # Keep intermediate buffers between calls: fewer allocations per step.
+        "allow_gc": "False",
+        # With this rewrite Adam's update graph computes the output layer's
+        # gradient twice (measured: bench/README.md).
+        "optimizer_excluding": "local_dot22_to_dot22scalar",
+        "warn_float64": "ignore",
+    }
+    return flags
+
+
+def merge_theano_flags(defaults, user_flags):
+    """Merge default flags with a user's ``THEANO_FLAGS`` string.
+
+    Parameters
+    ----------
+    defaults : dict
+        Default flag values.
+    user_flags : str
+        The user's ``THEANO_FLAGS`` (comma-separated ``name=value``); its
+        values win over the defaults. ``.`` and ``__`` spellings are the same.
+
+    Returns
+    -------
+    str
+        The merged ``THEANO_FLAGS`` string.
+
+    Examples
+    --------
+    >>> merge_theano_flags({"floatX": "float32"}, "floatX=float64,device=cpu")
+    'floatX=float64,device=cpu'
+    """
+    merged = dict(defaults)
+    for item in filter(None, (part.strip() for part in user_flags.split(","))):
+        name, _, value = item.partition("=")
+        name = name.strip().replace(".", "__")
+        merged.pop(name, None)
+        merged[name] = value.strip()
+    return ",".join("%s=%s" % item for item in merged.items())
+
+
+#: Theano device names that need its GPU back end (pygpu).
+GPU_DEVICE_PREFIXES = ("cuda", "opencl")
+
+
+def gpu_settings(theano_flags):
+    """The settings of a ``THEANO_FLAGS`` string that put Theano on a GPU.
+
+    Parameters
+    ----------
+    theano_flags : str
+        Comma-separated ``name=value``, each name once (as
+        :func:`merge_theano_flags` returns them).
+
+    Returns
+    -------
+    list of str
+        ``name=value`` of ``device`` and ``init_gpu_device`` when they name a
+        GPU, and of ``contexts`` when it maps a context to one.
+
+    Examples
+    --------
+    >>> gpu_settings("floatX=float32,device=cuda0,contexts=dev0->cuda0;dev1->cuda1")
+    ['device=cuda0', 'contexts=dev0->cuda0;dev1->cuda1']
+    >>> gpu_settings("device=cpu,init_gpu_device=")
+    []
+    """
+    found = []
+    for item in filter(None, (part.strip() for part in theano_flags.split(","))):
+        name, _, value = (piece.strip() for piece in item.partition("="))
+        name = name.replace(".", "__")
+        if name == "contexts":
+            devices = [entry.partition("->")[2].strip() for entry in value.split(";")]
+        else:
+            devices = [value] if name in ("device", "init_gpu_device") else []
+        if any(device.startswith(GPU_DEVICE_PREFIXES) for device in devices):
+            found.append("%s=%s" % (name, value))
+    return found
+
+
+def _check_gpu_backend(theano_flags):
+    """Refuse a GPU without pygpu. Theano itself logs a traceback and quietly
+    runs on the CPU, many times slower than the GPU that was asked for."""
+    requested = gpu_settings(theano_flags)
+    if requested and importlib.util.find_spec("pygpu") is None:
+        raise pygpu_missing("THEANO_FLAGS %s" % requested[0],
+                            "THEANO_FLAGS=device=cpu (or --device cpu)")
+
+
+def _configure_theano():
+    if "theano" in sys.modules:
+        return  # Too late to change flags; Theano keeps what it was given.
+    flags = merge_theano_flags(default_theano_flags(), os.environ.get("THEANO_FLAGS", ""))
+    os.environ["THEANO_FLAGS"] = flags
+    if MKL_RUNTIME in flags:
+        # MKL on libgomp's threads, which the package's C ops share
+        # (lasagne_seq2seq.cops); read when MKL starts.
+        os.environ.setdefault("MKL_THREADING_LAYER", "GNU")
+    if "openmp=true" in flags.lower().split(",") and "openblas-openmp" not in flags \
+            and MKL_RUNTIME not in flags:
+        # Idle OpenMP threads sleep instead of spinning against OpenBLAS's
+        # pthreads; read once, when the OpenMP runtime loads. (OpenBLAS's
+        # OpenMP build shares the threads: sleeping would only slow it.)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # The Cython scan extension fails to build on Python 3.11; None in
+    # sys.modules makes Theano's import fail fast and use the Python loop.
+    sys.modules.setdefault("theano.scan.scan_perform_ext", None)
+
+
+def _alias_lasagne_imports():
+    import types
+    import theano
+    import theano.graph.basic
+    import theano.sandbox.rng_mrg as rng_mrg
+    import theano.tensor.signal
+    import theano.tensor.signal.pool as pool
+    if not hasattr(rng_mrg, "MRG_RandomStreams"):
+        rng_mrg.MRG_RandomStreams = rng_mrg.MRG_RandomStream
+    sys.modules.setdefault("theano.tensor.signal.downsample", pool)
+    theano.tensor.signal.downsample = pool
+    if not hasattr(theano, "gof"):
+        theano.gof = types.SimpleNamespace(Variable=theano.graph.basic.Variable)
+
+
+#: What theano-pymc 1.1.2 writes into the C code instead of the pragma's threshold.
+_OPENMP_PRAGMA_LITERAL = "{int(config.openmp_elemwise_minsize)}"
+
+
+def _fix_openmp_pragma():
+    import inspect
+    import theano
+    from theano.tensor.elemwise import Elemwise
+    if _OPENMP_PRAGMA_LITERAL not in inspect.getsource(Elemwise._c_all):
+        return  # a Theano without the bug
+    buggy_c_all = Elemwise._c_all
+
+    def _c_all(self, *args, **kwargs):
+        decl, checks, alloc, loop = buggy_c_all(self, *args, **kwargs)
+        threshold = str(int(theano.config.openmp_elemwise_minsize))
+        return decl, checks, alloc, loop.replace(_OPENMP_PRAGMA_LITERAL, threshold)
+    Elemwise._c_all = _c_all
+
+
+#: Python frames Theano may use on deep (unrolled) graphs; the default is 1,000.
+RECURSION_LIMIT = 10000
+
+
+class _MissingMklLibraryFilter(logging.Filter):
+    """Drop Theano's "did not find a dynamic library" warning when the BLAS is
+    MKL: it looks for a name ending in ``.so`` and misses ``libmkl_rt.so.3``."""
+
+    def filter(self, record):
+        return not (record.getMessage().startswith("We did not find a dynamic library")
+                    and MKL_RUNTIME in os.environ.get("THEANO_FLAGS", ""))
+
+
+class _PatchAfterImport(importlib.abc.Loader):
+    """Theano's own loader, followed by the patches that need Theano loaded."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        # Here rather than in install(): scripts turn this error into one line.
+        _check_gpu_backend(os.environ.get("THEANO_FLAGS", ""))
+        with warnings.catch_warnings():
+            # theano-pymc warns about its own deprecated modules on import.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.loader.exec_module(module)
+            _patch_theano()
+
+    def __getattr__(self, name):  # get_data, is_package, ... for importlib.resources
+        return getattr(self.loader, name)
+
+
+class _TheanoImportHook(importlib.abc.MetaPathFinder):
+    """Patches Theano right after its first import, from wherever it comes
+    (``import lasagne``, ``import theano`` or one of this package's modules)."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != "theano":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("theano")
+        if spec is not None and spec.loader is not None:
+            spec.loader = _PatchAfterImport(spec.loader)
+        return spec
+
+
+def _patch_theano():
+    _alias_lasagne_imports()
+    _fix_openmp_pragma()
+
+
+_installed = False
+
+
+def install():
+    """Install every work-around; :mod:`lasagne_seq2seq` calls it on import.
+
+    Sets ``THEANO_FLAGS`` and the other environment variables Theano and the
+    BLAS read, without importing Theano (so a script can still choose the
+    device afterwards, :func:`lasagne_seq2seq.cli.select_device`), and
+    registers an import hook that patches Theano for Lasagne 0.1 as soon as
+    anything imports it. Calling it again does nothing.
+
+    Examples
+    --------
+    >>> import lasagne_seq2seq  # calls install()
+    >>> import lasagne          # works: Theano is patched on its way in
+    """
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _check_numpy()
+    _configure_theano()
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+    logging.getLogger("theano.graph.opt").setLevel(logging.CRITICAL)
+    logging.getLogger("theano.tensor.blas").addFilter(_MissingMklLibraryFilter())
+    # Lasagne 0.1 imports pkg_resources, which setuptools 80 deprecates with a
+    # warning on every start (requirements.txt keeps setuptools<81, which still
+    # has it); users cannot act on it.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
+                            category=UserWarning)
+    if "theano" in sys.modules:
+        _patch_theano()
+    else:
+        sys.meta_path.insert(0, _TheanoImportHook())

@@ -1,0 +1,179 @@
+"""How to decode: :class:`DecodeOptions` and :data:`STRATEGIES` (NumPy only).
+
+Strategies:
+
+* **greedy**: the best token at every step;
+* **beam**: beam search with length normalisation, EOS-finished hypotheses
+  set aside, n-best lists and optional n-gram repeat blocking;
+* **sample**: a categorical draw at every step, with temperature, top-k and
+  top-p (nucleus) filtering, seeded.
+
+On top of any strategy: **MMI-antiLM** (Li et al. 2016), **MMI-bidi** and
+**averaged states** (seed 002); see :mod:`lasagne_seq2seq.decode.decoder`.
+"""
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Optional
+from lasagne_seq2seq.errors import Seq2SeqError
+
+
+#: The questions of the original README's two result tables (v1, then v2).
+SAMPLE_QUESTIONS = (
+    "what do you think about bill gates?", "what happens if machines can think?",
+    "what is the greatest novel every written?", "have you hurt anyone?",
+    "is madrid the capital of portugal?", "what is the meaning of life?",
+    "my name is david. what is my name?", "my name is john. what is my name?",
+    "what is the purpose of being intelligent?", "is the sky blue or black?",
+    "what is love?", "what do you think about tesla?", "what do you think about china?",
+    "hi", "hello", "how are you?", "hey what's up?", "how come?", "how old are you?",
+    "what is two plus two?", "what is your name?", "bye, sweety",
+)
+
+
+STRATEGIES = ("greedy", "beam", "sample")
+
+
+@dataclass
+class DecodeOptions:
+    """How to decode; every field has a ``bin/test.py`` flag of the same name.
+
+    Attributes
+    ----------
+    strategy : {"greedy", "beam", "sample"}
+    beam : int
+        Beam width (beam search), and the number of samples drawn for
+        MMI-bidi reranking (sampling).
+    nbest : int
+        Replies returned per question, best first.
+    alpha : float
+        Length normalisation: hypotheses are ranked by ``score / length**alpha``
+        (length counts EOS); 0 ranks by the plain sum.
+    max_len : int, optional
+        Longest reply in tokens (the decoder's default when None).
+    block_ngram : int
+        Forbid a token that would repeat an n-gram of this size already in
+        the reply (0: off).
+    temperature, top_k, top_p : float, int, float
+        Sampling: divide the scores by ``temperature``, keep the ``top_k``
+        best tokens (0: all) and the smallest set holding ``top_p`` of the
+        probability.
+    seed : int, optional
+        Seed of the sampling generator (fresh entropy when None).
+    antilm_lambda, antilm_gamma : float, int
+        MMI-antiLM: subtract ``antilm_lambda * log p_LM(token)`` from the
+        scores of the first ``antilm_gamma`` tokens.
+    mmi_bidi_lambda : float
+        MMI-bidi: rerank the candidates by ``score + mmi_bidi_lambda * log p(S|T)``.
+    average_states : float
+        Feed the decoder ``(1 - a) * last state + a * mean of its states so far``.
+
+    Examples
+    --------
+    >>> DecodeOptions(strategy="beam", beam=5, nbest=3).validate().nbest
+    3
+    >>> DecodeOptions(temperature=0).validate()
+    Traceback (most recent call last):
+    ...
+    lasagne_seq2seq.errors.Seq2SeqError: --temperature must be > 0 (got 0)
+    """
+    strategy: str = "greedy"
+    beam: int = 10
+    nbest: int = 1
+    alpha: float = 0.0
+    max_len: Optional[int] = None
+    block_ngram: int = 0
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: Optional[int] = None
+    antilm_lambda: float = 0.0
+    antilm_gamma: int = 5
+    mmi_bidi_lambda: float = 0.0
+    average_states: float = 0.0
+
+    def validate(self, has_lm=False, has_backward=False):
+        """Raise :class:`Seq2SeqError` naming the flag of the first invalid setting.
+
+        Parameters
+        ----------
+        has_lm, has_backward : bool
+            Whether a language model / a backward model is loaded.
+
+        Returns
+        -------
+        DecodeOptions
+            ``self``, for chaining.
+        """
+        checks = [
+            (self.strategy in STRATEGIES, "--strategy must be one of %s (got %r)"
+             % (", ".join(STRATEGIES), self.strategy)),
+            (self.beam >= 1, "--beam must be at least 1 (got %s)" % self.beam),
+            (self.nbest >= 1, "--nbest must be at least 1 (got %s)" % self.nbest),
+            (self.strategy != "beam" or self.nbest <= self.beam,
+             "--nbest %s exceeds --beam %s: a beam holds at most --beam replies"
+             % (self.nbest, self.beam)),
+            (self.strategy != "greedy" or self.nbest == 1,
+             "--nbest %s needs --strategy beam or sample (greedy finds one reply)" % self.nbest),
+            (self.alpha >= 0, "--alpha must be >= 0 (got %s)" % self.alpha),
+            (self.max_len is None or self.max_len >= 1,
+             "--max-len must be at least 1 (got %s)" % self.max_len),
+            (self.block_ngram >= 0, "--block-ngram must be >= 0, 0 is off (got %s)"
+             % self.block_ngram),
+            (self.temperature > 0, "--temperature must be > 0 (got %s)" % self.temperature),
+            (self.top_k >= 0, "--top-k must be >= 0, 0 is off (got %s)" % self.top_k),
+            (0 < self.top_p <= 1, "--top-p must be in (0, 1] (got %s)" % self.top_p),
+            (self.antilm_lambda >= 0, "--antilm-lambda must be >= 0 (got %s)"
+             % self.antilm_lambda),
+            (self.antilm_gamma >= 1, "--antilm-gamma must be at least 1 (got %s)"
+             % self.antilm_gamma),
+            (self.antilm_lambda == 0 or has_lm,
+             "--antilm-lambda needs a language model: pass --lm RUN_DIR "
+             "(trained with bin/train.py --model lm)"),
+            (self.mmi_bidi_lambda >= 0, "--mmi-bidi-lambda must be >= 0 (got %s)"
+             % self.mmi_bidi_lambda),
+            (self.mmi_bidi_lambda == 0 or has_backward,
+             "--mmi-bidi-lambda needs a backward model: pass --backward RUN_DIR "
+             "(trained with bin/train.py --reverse)"),
+            (self.mmi_bidi_lambda == 0 or self.strategy != "greedy",
+             "--mmi-bidi-lambda reranks several candidates: use --strategy beam or sample"),
+            (0 <= self.average_states <= 1, "--average-states must be in [0, 1] (got %s)"
+             % self.average_states),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise Seq2SeqError(message)
+        return self
+
+    @classmethod
+    def from_dict(cls, values):
+        """Options from a JSON object, rejecting unknown keys and wrong types.
+
+        Examples
+        --------
+        >>> DecodeOptions.from_dict({"strategy": "beam", "alpha": 1}).alpha
+        1
+        >>> DecodeOptions.from_dict({"beams": 3})
+        Traceback (most recent call last):
+        ...
+        lasagne_seq2seq.errors.Seq2SeqError: unknown decoding option beams: known are strategy, \
+beam, nbest, alpha, max_len, block_ngram, temperature, top_k, top_p, seed, antilm_lambda, \
+antilm_gamma, mmi_bidi_lambda, average_states
+        """
+        if not isinstance(values, dict):
+            raise Seq2SeqError("decoding options must be a JSON object, got %s"
+                               % type(values).__name__)
+        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise Seq2SeqError("unknown decoding option%s %s: known are %s" % (
+                "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(fields)))
+        for name, value in values.items():
+            allowed = typing.get_args(fields[name]) or (fields[name],)  # Optional[int]: int, None
+            if float in allowed:
+                allowed += (int,)
+            if isinstance(value, bool) or not isinstance(value, allowed):
+                raise Seq2SeqError("decoding option %s must be %s, got %r" % (
+                    name, " or ".join("null" if t is type(None) else t.__name__ for t in allowed),
+                    value))
+        return cls(**values)

@@ -1,0 +1,66 @@
+"""The registry of ``--model`` names, and building or loading a network by name.
+
+:data:`MODELS` maps every name to its class and its state transfer and peek;
+:func:`build_network` builds the network a config names and
+:func:`load_model` rebuilds a trained one from its run directory.
+"""
+from lasagne_seq2seq.errors import Seq2SeqError
+import os
+from lasagne_seq2seq.models.seq2seq import Seq2Seq
+from lasagne_seq2seq.rundir import RunDir, load_checkpoint
+
+
+def build_network(config, vocab_size, embedding_matrix=None):
+    """The network that ``config.model`` names (see :data:`~lasagne_seq2seq.config.MODELS`).
+
+    Parameters
+    ----------
+    config : ModelConfig
+    vocab_size : int
+    embedding_matrix : numpy array, optional
+
+    Returns
+    -------
+    Seq2Seq or AttentionSeq2Seq
+        Both have the :class:`EncoderDecoder` interface.
+    """
+    if config.model == "attention":
+        from lasagne_seq2seq.models.attention import AttentionSeq2Seq
+        return AttentionSeq2Seq(config, vocab_size, embedding_matrix)
+    return Seq2Seq(config, vocab_size, embedding_matrix)
+
+
+def load_model(run_dir, which="best"):
+    """Rebuild a trained network from its run directory, for inference.
+
+    Parameters
+    ----------
+    run_dir : str
+        A directory written by ``bin/train.py``.
+    which : {"best", "last"}
+        The checkpoint to load; ``best`` falls back to ``last`` when the run
+        never validated.
+
+    Returns
+    -------
+    config : RunConfig
+    vocab : Vocabulary
+    net : Seq2Seq
+        (or another network from :func:`~lasagne_seq2seq.models.registry.build_network`)
+    """
+    from lasagne_seq2seq.models.registry import build_network
+    run = RunDir(run_dir)
+    config = run.load_config()
+    vocab = run.load_vocab()
+    path = run.checkpoint(which)
+    if which == "best" and not os.path.exists(path):
+        path = run.checkpoint("last")
+    checkpoint = load_checkpoint(path)
+    net = build_network(config.model, len(vocab))
+    embedding = checkpoint["params"].get("source_embedding.W")
+    if embedding is not None and embedding.shape[0] != len(vocab):
+        raise Seq2SeqError("%s has %d embedding rows but %s has %d words: the vocabulary "
+                           "does not belong to this checkpoint" % (path, embedding.shape[0],
+                                                                 run.vocab, len(vocab)))
+    net.set_param_values(checkpoint["params"], source=path)
+    return config, vocab, net

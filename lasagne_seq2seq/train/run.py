@@ -1,0 +1,107 @@
+"""A training run from a config: data, network, trainer, run directory.
+
+:func:`train_run` is what ``bin/train.py`` calls: it builds (or reloads) the
+dataset, the network and its optional pretrained embeddings and device
+placement, then hands them to :class:`~lasagne_seq2seq.train.trainer.Trainer`
+or, for ``model.remember_state``,
+:class:`~lasagne_seq2seq.train.multiturn.MultiTurnTrainer`.
+"""
+import dataclasses
+import time
+import numpy as np
+import lasagne
+from lasagne_seq2seq.errors import Seq2SeqError
+from lasagne_seq2seq.train.trainer import Trainer
+
+
+def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True, log=None):
+    """Prepare data, build the network and train it: what ``bin/train.py`` runs.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run's configuration (ignored in favour of the saved one when
+        resuming, apart from the schedule already merged into it by the caller).
+    run_dir : str
+        The run directory.
+    resume : bool
+        Continue the run saved in ``run_dir`` exactly where it stopped.
+    overwrite : bool
+        Start again even if ``run_dir`` already holds a checkpoint.
+    progress_bar : bool
+        Show a progress bar (off in logs and CI).
+    log : callable, optional
+        Prints one line; ``tqdm.write`` by default.
+
+    Returns
+    -------
+    dict
+        The trainer's final progress record.
+    """
+    from tqdm import tqdm
+    from lasagne_seq2seq.rundir import RunDir
+    from lasagne_seq2seq.data.batches import build_dataset
+    from lasagne_seq2seq.decode.options import SAMPLE_QUESTIONS
+    from lasagne_seq2seq.backend.devices import parse_devices, place_network
+    from lasagne_seq2seq.models.registry import build_network
+    log = log or tqdm.write
+    run = RunDir(run_dir)
+    if resume and not run.has_checkpoint():
+        raise Seq2SeqError("--resume %s: no last.npz there to resume from" % run_dir)
+    if run.has_checkpoint() and not (resume or overwrite):
+        raise Seq2SeqError("%s already holds a trained model: pass --resume %s to continue it, "
+                           "--overwrite to start again, or another --run-dir"
+                           % (run_dir, run_dir))
+    config.validate()
+    devices = parse_devices(config.model.devices)  # a bad mapping fails before the slow part
+    d = config.data
+    vocab = run.load_vocab() if resume else None
+    started = time.time()
+    dataset = build_dataset(d.corpus, fmt=d.format, encoding=d.encoding, tokenizer=d.tokenizer,
+                            pairing=d.pairing, vocab_size=d.vocab_size, min_count=d.min_count,
+                            max_src_len=d.max_src_len, max_tgt_len=d.max_tgt_len,
+                            valid_fraction=d.valid_fraction, test_fraction=d.test_fraction,
+                            seed=config.train.seed, vocab=vocab, max_pairs=d.max_pairs)
+    if d.reverse_pairs:  # p(S|T): replies become questions, for MMI-bidi
+        for split in ("train", "valid", "test"):
+            pairs = getattr(dataset, split)
+            setattr(dataset, split, dataclasses.replace(pairs, src=pairs.tgt, tgt=pairs.src))
+    log("%s (%.0f s)" % (dataset.summary(), time.time() - started))
+    embedding_matrix = None
+    if config.train.embeddings and not resume:
+        from lasagne_seq2seq.data.embeddings import resolve_embeddings
+        # word2vec reads the corpus twice (cache key, then training): a list.
+        corpus_tokens = [dataset.vocab.decode(ids) for ids in dataset.train.src + dataset.train.tgt]
+        embedding_matrix, report = resolve_embeddings(
+            config.train.embeddings, dataset.vocab, token_lists=corpus_tokens,
+            dim=config.model.embedding_size, init=config.train.embeddings_init,
+            seed=config.train.seed, progress=progress_bar)
+        log(report.summary())
+    # Lasagne draws initial weights and dropout seeds from its global generator
+    # when layers are built: seed it here so a run does not depend on what ran
+    # before it in the same process.
+    lasagne.random.set_rng(np.random.RandomState(config.train.seed))
+    net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix)
+    # Decoding steps bypass the layers' transfers: no sample replies from placed layers.
+    placed = place_network(net, devices, log)
+    run.create(config, dataset.vocab)
+    trainer_class = Trainer
+    if config.model.remember_state:
+        from lasagne_seq2seq.train.multiturn import MultiTurnTrainer
+        trainer_class = MultiTurnTrainer
+    trainer = trainer_class(net, dataset, config, run, log=log,
+                            sample_questions=() if placed else SAMPLE_QUESTIONS[-9:-4])
+    if resume:
+        trainer.resume(run.checkpoint("last"))
+    elif config.train.init_encoder:
+        trainer.warm_start_encoder(config.train.init_encoder)
+    log("training %s (%s, %d hidden, %d parameters) on %d pairs -> %s" % (
+        config.model.model, config.model.cell, config.model.hidden_size,
+        sum(p.get_value(borrow=True).size for p in net.params), len(dataset.train), run_dir))
+    progress = trainer.train(progress_bar=progress_bar)
+    best = progress["best_valid_ppl"]
+    log("done: %s; %d steps, %.1f min training, %.0f tokens/s, best valid ppl %s at step %s -> %s"
+        % (progress["stop_reason"], progress["step"], progress["train_seconds"] / 60,
+           progress["tokens_per_second"], "%.2f" % best if best else "-", progress["best_step"],
+           run_dir))
+    return progress
