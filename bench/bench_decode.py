@@ -54,7 +54,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", nargs="?", default="runs/default")
     parser.add_argument("--lm", help="language model run (bin/train.py --model lm) for MMI-antiLM")
-    parser.add_argument("--backward", help="backward run (bin/train.py --reverse) for MMI-bidi")
+    parser.add_argument("--backward", help="backward run (bin/train.py --reverse-pairs) for MMI-bidi")
     parser.add_argument("--alpha", type=float, default=1.0,
                         help="length normalisation of the tuned beam rows")
     parser.add_argument("--block-ngram", type=int, default=2,

@@ -10,33 +10,20 @@ training (--zero-memory: from zeros at every exchange).
 
 Examples:
   python bin/evaluate.py runs/default
-  python bin/evaluate.py runs/default --strategy beam --beam 10 --json beam.json
+  python bin/evaluate.py runs/default --beam 10 --json beam.json
   python bin/evaluate.py runs/default --pairs data/test/reversed_phrases.txt --format plain
   python bin/evaluate.py runs/default --strategy beam --lm runs/default-lm --antilm-lambda 0.5
 """
 import argparse
-import dataclasses
 import os
-import typing
 
-from lasagne_seq2seq.cli import run_main, select_device
-from lasagne_seq2seq.decode.options import STRATEGIES, DecodeOptions  # NumPy only
+from lasagne_seq2seq.cli import ArgumentParser, add_flags, decode_options, run_main, select_device
+from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only
 from lasagne_seq2seq.evaluation.evaluate import DEFAULT_MAX_PAIRS
 
 
-def add_decoding_flags(parser):
-    """One flag per :class:`DecodeOptions` field (``--top-p`` sets ``top_p``)."""
-    group = parser.add_argument_group("decoding (as bin/test.py; see its --help)")
-    for option in dataclasses.fields(DecodeOptions):
-        kind = typing.get_args(option.type)[0] if typing.get_args(option.type) else option.type
-        extra = {"choices": STRATEGIES} if option.name == "strategy" else {}
-        group.add_argument("--" + option.name.replace("_", "-"), dest=option.name, type=kind,
-                           default=option.default, metavar=option.name.upper(),
-                           help="default %s" % option.default, **extra)
-
-
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="run directory written by bin/train.py")
     parser.add_argument("--pairs", metavar="FILE",
@@ -55,15 +42,14 @@ def parse_args(argv):
                              "instead of carrying the state through each conversation (the "
                              "default, as training validates), to measure what the memory adds")
     parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
-    add_decoding_flags(parser)
+    add_flags(parser, DecodeOptions, title="decoding (as bin/test.py)")
     return parser.parse_args(argv)
 
 
 def main(argv):
     args = parse_args(argv)
-    options = DecodeOptions(**{f.name: getattr(args, f.name)
-                               for f in dataclasses.fields(DecodeOptions)})
-    options.validate(has_lm=bool(args.lm), has_backward=bool(args.backward))  # fail fast
+    # Before the slow loading: bad flags fail at once.
+    options = decode_options(args, has_lm=bool(args.lm), has_backward=bool(args.backward))
     select_device(args.device)
     from lasagne_seq2seq.files import write_json
     from lasagne_seq2seq.evaluation.evaluate import evaluate_run, format_table

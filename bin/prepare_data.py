@@ -3,16 +3,15 @@
 
 Run by setup.sh; a corpus already prepared is skipped unless --force.
 """
-import argparse
 import os
 import time
 
-from lasagne_seq2seq.cli import run_main
+from lasagne_seq2seq.cli import ArgumentParser, run_main
 from lasagne_seq2seq.data.corpora import CORPORA, corpus_path
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help="corpora to prepare: %s (default: all)" % ", ".join(CORPORA))
     parser.add_argument("--force", action="store_true", help="prepare again even if present")

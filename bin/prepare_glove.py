@@ -9,7 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
-from lasagne_seq2seq.cli import run_main
+from lasagne_seq2seq.cli import ArgumentParser, run_main
 from lasagne_seq2seq.data.embeddings import EMBEDDINGS_DIR, prepare_glove
 
 
@@ -19,7 +19,7 @@ def default_out(top):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--top", type=int, default=100000,
                         help="keep the N most frequent of the 400,000 words (default 100000)")

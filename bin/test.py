@@ -6,7 +6,7 @@ original README's two result tables by greedy decoding, one
 `question -> reply` line each.
 
 Examples:
-  python bin/test.py --strategy beam --beam 10 --nbest 3
+  python bin/test.py --beam 10 --nbest 3
   python bin/test.py --strategy sample --temperature 0.7 --top-p 0.9 --seed 1
   python bin/test.py --strategy beam --lm runs/default-lm --antilm-lambda 0.5
   python bin/test.py --strategy beam --backward runs/default-backward --mmi-bidi-lambda 0.5
@@ -15,16 +15,15 @@ Examples:
   python bin/test.py runs/attention --questions q.txt --attention-plot 'maps/q{}.png'
 """
 import argparse
-import dataclasses
 import os
 import sys
 
-from lasagne_seq2seq.cli import run_main, select_device
+from lasagne_seq2seq.cli import ArgumentParser, add_flags, decode_options, run_main, select_device
 from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only: Theano is not imported yet
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", nargs="?", default="runs/default",
                         help="run directory written by bin/train.py (default: runs/default)")
@@ -36,52 +35,18 @@ def parse_args(argv):
                              "(type /reset to forget it); off by default")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="which checkpoint of the run to load")
-    parser.add_argument("--max-len", type=int, help="longest reply in tokens")
     parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
     parser.add_argument("--attention-plot", metavar="PATH.png",
                         help="attention model: draw the heat map of the first question's reply; "
                              "a {} in PATH draws one per question, {} replaced by its number "
                              "(1, 2, ...)")
 
-    search = parser.add_argument_group("search")
-    search.add_argument("--strategy", choices=("greedy", "beam", "sample"),
-                        help="greedy (default), beam search, or sampling")
-    search.add_argument("--beam", type=int, help="beam width (default 10); with sampling and "
-                        "MMI-bidi, the number of samples to rerank")
-    search.add_argument("--nbest", type=int, help="replies per question, best first, with scores")
-    search.add_argument("--alpha", type=float,
-                        help="length normalisation: rank by score / length**alpha (default 0)")
-    search.add_argument("--block-ngram", type=int, metavar="N",
-                        help="forbid repeating any N-gram within a reply (0: off)")
-    sampling = parser.add_argument_group("sampling (--strategy sample)")
-    sampling.add_argument("--temperature", type=float,
-                          help="divide the scores by this before each draw (default 1)")
-    sampling.add_argument("--top-k", type=int, help="draw among the K best tokens only (0: all)")
-    sampling.add_argument("--top-p", type=float,
-                          help="draw among the fewest tokens holding this probability (default 1)")
-    sampling.add_argument("--seed", type=int, help="seed of the draws (random when omitted)")
-    mmi = parser.add_argument_group("diversity (Li et al. 2016) and averaged states (seed 002)")
-    mmi.add_argument("--lm", metavar="RUN_DIR",
-                     help="language model of replies (bin/train.py --model lm) for anti-LM")
-    mmi.add_argument("--antilm-lambda", type=float,
-                     help="MMI-antiLM: subtract lambda * log p_LM(token) (needs --lm)")
-    mmi.add_argument("--antilm-gamma", type=int,
-                     help="apply the anti-LM term to the first N tokens only (default 5)")
-    mmi.add_argument("--backward", metavar="RUN_DIR",
-                     help="backward model p(S|T) (bin/train.py --reverse) for MMI-bidi")
-    mmi.add_argument("--mmi-bidi-lambda", type=float,
-                     help="MMI-bidi: rerank by score + lambda * log p(S|T) (needs --backward)")
-    mmi.add_argument("--average-states", type=float, metavar="A",
-                     help="feed the decoder (1 - A) * last state + A * mean state (0: off)")
-    parser.set_defaults(**dataclasses.asdict(DecodeOptions()))  # each flag's dest is a field
+    parser.add_argument("--lm", metavar="RUN_DIR",
+                        help="language model of replies (bin/train.py --model lm) for anti-LM")
+    parser.add_argument("--backward", metavar="RUN_DIR",
+                        help="backward model p(S|T) (bin/train.py --reverse-pairs) for MMI-bidi")
+    add_flags(parser, DecodeOptions, title="decoding")
     return parser.parse_args(argv)
-
-
-def decode_options(args):
-    """The :class:`DecodeOptions` named by the flags, validated."""
-    options = DecodeOptions(**{f.name: getattr(args, f.name)
-                               for f in dataclasses.fields(DecodeOptions)})
-    return options.validate(has_lm=bool(args.lm), has_backward=bool(args.backward))
 
 
 def read_questions(path):
@@ -136,7 +101,8 @@ def plot_attention_maps(decoder, questions, options, path, out=sys.stdout):
 
 def main(argv):
     args = parse_args(argv)
-    options = decode_options(args)  # before the slow loading: bad flags fail at once
+    # Before the slow loading: bad flags fail at once.
+    options = decode_options(args, has_lm=bool(args.lm), has_backward=bool(args.backward))
     from lasagne_seq2seq.errors import Seq2SeqError
     if args.remember and not args.interactive:
         raise Seq2SeqError("--remember carries state between typed questions: add --interactive")
@@ -151,7 +117,7 @@ def main(argv):
     select_device(args.device)
     from lasagne_seq2seq.decode.options import SAMPLE_QUESTIONS
     from lasagne_seq2seq.decode.decoder import load_decoder
-    decoder = load_decoder(args.run_dir, args.checkpoint, max_len=args.max_len,
+    decoder = load_decoder(args.run_dir, args.checkpoint, max_len=options.max_len,
                            lm_dir=args.lm, backward_dir=args.backward)
     if args.interactive:
         from lasagne_seq2seq.serve.chat import run_chat

@@ -16,111 +16,157 @@ from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.files import write_json
 
 __all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "PRESETS",
-           "MODELS", "OPTIMIZERS", "CELL_NAMES", "ATTENTION_SCORES", "NORM_STABILIZED",
+           "MODEL_NAMES", "OPTIMIZER_NAMES", "CELL_NAMES", "setting", "ATTENTION_SCORES",
+           "NORM_STABILIZED",
            "EMBEDDING_INITS", "SECTIONS", "preset", "save_config", "load_config"]
 
-#: Architectures: whether the thought vector initialises the decoder's state
-#: (``state``) and whether it is fed to every decoder step (``peek``).
-MODELS = {
-    "v1": dict(state=True, peek=False),      # the original's seq2seq v1
-    "v2": dict(state=True, peek=True),       # the original's v2 ("feeding")
-    "simple": dict(state=False, peek=True),  # seed 004's SimpleSeq2Seq
-    # A language model of replies, p(T): the decoder alone, for anti-LM decoding.
-    "lm": dict(state=False, peek=False),
-    # seed 004's AttentionSeq2Seq (lasagne_seq2seq.attention): the decoder
-    # starts from a bridge of the encoder's final states and attends to all
-    # of its states at every step.
-    "attention": dict(state=True, peek=True),
-}
-OPTIMIZERS = ("adam", "adadelta")
-CELL_NAMES = ("lstm", "gru", "jzs1", "jzs2", "jzs3", "irnn")  # lasagne_seq2seq.nn.cells.CELLS
+#: The names of each kind of variant. Each kind has one registry, owned by the
+#: package that defines the variants (``tests/test_config.py`` checks that the
+#: names equal the registry's keys): models in
+#: :data:`lasagne_seq2seq.models.registry.MODELS`, cells in
+#: :data:`lasagne_seq2seq.nn.cells.CELLS`, optimisers in
+#: :data:`lasagne_seq2seq.train.optimizers.OPTIMIZERS`.
+MODEL_NAMES = ("v1", "v2", "simple", "lm", "attention")
+CELL_NAMES = ("lstm", "gru", "jzs1", "jzs2", "jzs3", "irnn")
+OPTIMIZER_NAMES = ("adam", "adadelta")
 ATTENTION_SCORES = ("additive", "general")
 NORM_STABILIZED = ("hidden", "logits", "both")
-#: How vocabulary rows without a pretrained vector start (lasagne_seq2seq.embeddings).
+#: How vocabulary rows without a pretrained vector start (lasagne_seq2seq.data.embeddings).
 EMBEDDING_INITS = ("random", "zero", "mean")
+
+
+def setting(default, help, choices=None, resumable=False, metavar=None):
+    """A config field with what its command-line flag needs.
+
+    Every field of the config dataclasses is a flag of the same name
+    (``vocab_size`` is ``--vocab-size``; a boolean ``tie_embeddings`` is
+    ``--tie-embeddings`` / ``--no-tie-embeddings``), made by
+    :func:`lasagne_seq2seq.cli.add_flags`.
+
+    Parameters
+    ----------
+    default
+        The field's default value.
+    help : str
+        The flag's help text.
+    choices : tuple of str, optional
+        The allowed values, shown and checked by the flag.
+    resumable : bool
+        Whether ``bin/train.py --resume`` may change it (the schedule may;
+        the data, model and optimiser may not).
+    metavar : str, optional
+        The value's name in ``--help``.
+
+    Returns
+    -------
+    dataclasses.Field
+    """
+    return field(default=default, metadata={"help": help, "choices": choices,
+                                            "resumable": resumable, "metavar": metavar})
 
 
 @dataclass
 class DataConfig:
     """Which corpus, and how it is tokenised, paired, split and capped."""
-    corpus: str = "chitchat"
-    format: str = "auto"
-    encoding: str = "utf-8"
-    tokenizer: str = "default"
-    pairing: str = "consecutive"
-    vocab_size: int = 8000
-    min_count: int = 1
-    max_src_len: int = 15
-    max_tgt_len: int = 15
-    valid_fraction: float = 0.05
-    test_fraction: float = 0.05
-    max_pairs: Optional[int] = None
-    # Swap question and reply: a backward model p(S|T) for MMI-bidi reranking.
-    reverse_pairs: bool = False
+    corpus: str = setting("chitchat", "corpus name (chitchat, shakespeare) or path")
+    format: str = setting("auto", "corpus format: auto, script, plain, cornell, tsv")
+    encoding: str = setting("utf-8", "corpus text encoding (e.g. latin-1)")
+    tokenizer: str = setting("default", "tokenizer: default, or classic (the original's)")
+    pairing: str = setting("consecutive", "consecutive (overlapping) or alternate pairs")
+    vocab_size: int = setting(8000, "vocabulary size, the 4 special tokens included")
+    min_count: int = setting(1, "drop words seen fewer times")
+    max_src_len: int = setting(15, "truncate questions to this many tokens")
+    max_tgt_len: int = setting(15, "truncate replies to this many tokens")
+    valid_fraction: float = setting(0.05, "share of the conversations held out for validation")
+    test_fraction: float = setting(0.05, "share of the conversations held out for testing")
+    max_pairs: Optional[int] = setting(None, "use only the first N training pairs")
+    reverse_pairs: bool = setting(
+        False, "swap questions and replies: a backward model p(S|T) for MMI-bidi reranking")
 
 
 @dataclass
 class ModelConfig:
     """The network: architecture, cell, sizes, depth, dropout."""
-    model: str = "v1"
-    cell: str = "lstm"
-    embedding_size: int = 128
-    hidden_size: int = 256
-    encoder_depth: int = 1
-    decoder_depth: int = 1
-    dropout: float = 0.0
-    reverse_source: bool = True
-    share_embeddings: bool = True
-    # Output layer = transposed (target) embeddings (Press & Wolf 2017): fewer
-    # parameters, a cheaper softmax layer, and words copy naturally.
-    tie_embeddings: bool = True
-    grad_clipping: float = 0.0
-    # Override the architecture's state transfer / peek (seed 004's
-    # broadcast_state and peek); None keeps what MODELS says.
-    broadcast_state: Optional[bool] = None
-    peek: Optional[bool] = None
-    # Replace decoder input words by <unk> with this probability (training).
-    word_dropout: float = 0.0
-    # Attention: bidirectional encoder, score function, attention units (0: hidden_size).
-    bidirectional: bool = True
-    attention_score: str = "additive"
-    attention_size: int = 0
-    # Norm-stabiliser factor beta (Krueger & Memisevic 2015; 0: off) and
-    # what it stabilises: decoder hidden states, logits or both.
-    norm_stabilizer: float = 0.0
-    norm_stabilize: str = "hidden"
-    # Multi-turn training: carry the encoder state across the exchanges of
-    # a conversation (seed 001's remember_state; lasagne_seq2seq.multiturn).
-    remember_state: bool = False
-    # Per-layer device placement, "LAYER=CONTEXT,..." (lasagne_seq2seq.devices).
-    devices: str = ""
+    model: str = setting("v1", "architecture", choices=MODEL_NAMES)
+    cell: str = setting("lstm", "recurrent cell", choices=CELL_NAMES)
+    embedding_size: int = setting(128, "word embedding size")
+    hidden_size: int = setting(256, "recurrent units per layer")
+    encoder_depth: int = setting(1, "encoder layers")
+    decoder_depth: int = setting(1, "decoder layers")
+    dropout: float = setting(0.0, "dropout between layers")
+    reverse_source: bool = setting(True, "feed questions reversed (the original's trick)")
+    share_embeddings: bool = setting(True, "one embedding for questions and replies")
+    # Press & Wolf 2017: fewer parameters, a cheaper softmax layer, and words copy naturally.
+    tie_embeddings: bool = setting(
+        True, "the output layer is the transposed reply embeddings (--no-tie-embeddings: "
+        "a separate output layer, the original's)")
+    grad_clipping: float = setting(0.0, "per-step recurrent gradient clip (0: off)")
+    # seed 004's broadcast_state and peek; None keeps what the architecture does.
+    broadcast_state: Optional[bool] = setting(
+        None, "start the decoder from the thought vector (default: by --model)")
+    peek: Optional[bool] = setting(
+        None, "feed the thought vector to every decoder step (default: by --model)")
+    word_dropout: float = setting(
+        0.0, "replace decoder input words by <unk> with this probability (training)")
+    bidirectional: bool = setting(True, "attention model: a bidirectional encoder")
+    attention_score: str = setting("additive", "attention score: additive (Bahdanau) or "
+                                   "general (Luong)", choices=ATTENTION_SCORES)
+    attention_size: int = setting(0, "additive attention units (0: the hidden size)")
+    norm_stabilizer: float = setting(
+        0.0, "norm-stabiliser factor beta (Krueger & Memisevic 2015; 0: off)")
+    norm_stabilize: str = setting("hidden", "what the norm-stabiliser acts on",
+                                  choices=NORM_STABILIZED)
+    # seed 001's remember_state (lasagne_seq2seq.train.multiturn).
+    remember_state: bool = setting(
+        False, "multi-turn training: conversation-ordered batches, the encoder starting from "
+        "its state after the previous exchange of the same conversation (decode with "
+        "bin/test.py --interactive --remember)")
+    devices: str = setting(
+        "", "GPU placement GROUP=CONTEXT,... over embedding, encoder, decoder, output, e.g. "
+        "encoder=dev0,decoder=dev1,output=dev1 with THEANO_FLAGS contexts=dev0->cuda0;"
+        "dev1->cuda1 (ignored, with a notice, on the CPU)")
 
 
 @dataclass
 class TrainConfig:
     """Optimisation, schedule, checkpoints and warm starts."""
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    batch_size: int = 64
-    max_grad_norm: float = 5.0
-    # Sampled softmax (Jean et al. 2015): candidate words per training step
-    # (0: the full softmax). Validation and decoding always use the full one.
-    sampled_softmax: int = 0
-    epochs: int = 20
-    max_minutes: float = 0.0
-    max_steps: int = 0
-    validate_every: int = 500
-    sample_every: int = 1000
-    patience: int = 5
-    seed: int = 0
-    buckets: int = 2
-    unroll: bool = True
-    embeddings: Optional[str] = None
-    # How rows without a pretrained vector start: one of EMBEDDING_INITS.
-    embeddings_init: str = "random"
-    freeze_embeddings: bool = False
-    init_encoder: Optional[str] = None
-    freeze_encoder_epochs: int = 0
+    optimizer: str = setting("adam", "optimiser", choices=OPTIMIZER_NAMES)
+    learning_rate: Optional[float] = setting(
+        None, "learning rate (default: the optimiser's, adam 0.001, adadelta 1.0)")
+    batch_size: int = setting(64, "pairs per batch")
+    max_grad_norm: float = setting(5.0, "clip the total gradient norm (0: off)")
+    # Jean et al. 2015; validation and decoding always use the full softmax.
+    sampled_softmax: int = setting(
+        0, "train with sampled softmax over K candidate words (0: the full softmax); "
+        "validation and decoding use the full softmax")
+    epochs: int = setting(20, "passes over the training pairs", resumable=True)
+    max_minutes: float = setting(0.0, "stop after this much time (0: no limit)", resumable=True)
+    max_steps: int = setting(0, "stop after this many updates (0: no limit)", resumable=True)
+    validate_every: int = setting(500, "validate and checkpoint every N steps", resumable=True)
+    sample_every: int = setting(1000, "print sample replies every N steps (0: never)",
+                                resumable=True)
+    patience: int = setting(5, "early stop after N validations without progress",
+                            resumable=True)
+    seed: int = setting(0, "random seed (data split, initialisation, shuffling)")
+    buckets: int = setting(2, "number of length buckets")
+    unroll: bool = setting(True, "unrolled loops (--no-unroll: theano.scan, slower, any length)")
+    embeddings: Optional[str] = setting(
+        None, "initialise embeddings from vectors: a file, or 'word2vec' to train them on "
+        "the corpus")
+    # Pickled vectors (gensim KeyedVectors .kv) run any code they hold when
+    # loaded: refused unless the user vouches for the file.
+    trust_pickle: bool = setting(
+        False, "let --embeddings load a pickle (gensim KeyedVectors .kv); loading one runs "
+        "any code it holds: only for files you made")
+    embeddings_init: str = setting(
+        "random", "how vocabulary rows without a vector start: random (normal noise with the "
+        "vectors' spread), zero, or mean (the mean vector); <pad> is always zero",
+        choices=EMBEDDING_INITS)
+    freeze_embeddings: bool = setting(False, "keep the embeddings fixed")
+    init_encoder: Optional[str] = setting(None, "warm start: copy the encoder of this run dir",
+                                          metavar="RUN_DIR")
+    freeze_encoder_epochs: int = setting(
+        0, "keep the warm-started encoder fixed for this many epochs")
 
 
 #: How errors name the types of config fields.
@@ -173,8 +219,9 @@ class RunConfig:
         """Raise :class:`Seq2SeqError` for values that cannot work."""
         m, t, d = self.model, self.train, self.data
         checks = [
-            (m.model in MODELS, "--model must be one of %s" % ", ".join(MODELS)),
-            (t.optimizer in OPTIMIZERS, "--optimizer must be one of %s" % ", ".join(OPTIMIZERS)),
+            (m.model in MODEL_NAMES, "--model must be one of %s" % ", ".join(MODEL_NAMES)),
+            (t.optimizer in OPTIMIZER_NAMES,
+             "--optimizer must be one of %s" % ", ".join(OPTIMIZER_NAMES)),
             (m.cell in CELL_NAMES, "--cell must be one of %s" % ", ".join(CELL_NAMES)),
             (0.0 <= m.dropout < 1.0, "--dropout must be in [0, 1)"),
             (0.0 <= m.word_dropout < 1.0, "--word-dropout must be in [0, 1)"),
@@ -186,14 +233,39 @@ class RunConfig:
              "--norm-stabilize must be one of %s" % ", ".join(NORM_STABILIZED)),
             (min(m.embedding_size, m.hidden_size, m.encoder_depth, m.decoder_depth) > 0,
              "sizes and depths must be positive"),
-            (t.batch_size > 0 and t.learning_rate > 0, "--batch-size and --lr must be positive"),
+            (t.batch_size > 0, "--batch-size must be positive"),
+            (t.learning_rate is None or t.learning_rate > 0,
+             "--learning-rate must be positive (or left out: the optimiser's default)"),
             (d.vocab_size > 4, "--vocab-size must leave room for the 4 special tokens"),
-            (d.max_src_len > 0 and d.max_tgt_len > 0, "--max-len must be positive"),
+            (d.max_src_len > 0 and d.max_tgt_len > 0,
+             "--max-src-len and --max-tgt-len must be positive"),
             (t.buckets > 0, "--buckets must be at least 1"),
             (t.embeddings_init in EMBEDDING_INITS,
              "--embeddings-init must be one of %s" % ", ".join(EMBEDDING_INITS)),
             (0 <= t.sampled_softmax < d.vocab_size,
              "--sampled-softmax must be between 0 (off) and the vocabulary size"),
+            (0 <= t.seed < 2 ** 32, "--seed must be in [0, 2**32) (got %s)" % t.seed),
+            (t.epochs >= 1, "--epochs must be at least 1 (got %s)" % t.epochs),
+            (t.max_steps >= 0, "--max-steps must be >= 0, 0 is no limit (got %s)" % t.max_steps),
+            (t.max_minutes >= 0, "--max-minutes must be >= 0, 0 is no limit (got %s)"
+             % t.max_minutes),
+            (t.patience >= 0, "--patience must be >= 0, 0 is off (got %s)" % t.patience),
+            (t.validate_every >= 0, "--validate-every must be >= 0, 0 is never (got %s)"
+             % t.validate_every),
+            (t.sample_every >= 0, "--sample-every must be >= 0, 0 is never (got %s)"
+             % t.sample_every),
+            (t.max_grad_norm >= 0, "--max-grad-norm must be >= 0, 0 is off (got %s)"
+             % t.max_grad_norm),
+            (m.grad_clipping >= 0, "--grad-clipping must be >= 0, 0 is off (got %s)"
+             % m.grad_clipping),
+            (t.freeze_encoder_epochs >= 0, "--freeze-encoder-epochs must be >= 0 (got %s)"
+             % t.freeze_encoder_epochs),
+            (d.max_pairs is None or d.max_pairs >= 1,
+             "--max-pairs must be at least 1, or left out for all pairs (got %s)" % d.max_pairs),
+            (d.min_count >= 1, "--min-count must be at least 1 (got %s)" % d.min_count),
+            (0 <= d.valid_fraction < 1 and 0 <= d.test_fraction < 1
+             and d.valid_fraction + d.test_fraction < 1,
+             "--valid-fraction and --test-fraction must be in [0, 1) and leave pairs to train on"),
         ]
         for ok, message in checks:
             if not ok:

@@ -28,7 +28,7 @@ def numpy_step(cell, x, h, W_in, W_hid, b):
     if cell == "gru":
         r_, z_, c_ = (block(h @ W_hid, k) for k in range(3))
         r, z = sigmoid(block(p, 0) + r_), sigmoid(block(p, 1) + z_)
-        return z * h + (1 - z) * np.tanh(block(p, 2) + r * c_)
+        return z * np.tanh(block(p, 2) + r * c_) + (1 - z) * h
     if cell == "irnn":
         return np.maximum(0.0, p + h @ W_hid)
     U = [block(W_hid, k) for k in range(W_hid.shape[1] // n)]
@@ -105,3 +105,22 @@ def test_irnn_starts_as_identity_and_mutants_have_their_recurrent_blocks():
     widths = {name: CELLS[name](l_in, 4).W_hid.get_value().shape[1] for name in
               ("jzs1", "jzs2", "jzs3")}
     assert widths == {"jzs1": 8, "jzs2": 12, "jzs3": 12}  # JZS1's update gate ignores h
+
+
+@pytest.mark.parametrize("cell, update_block", [("gru", 1), ("jzs1", 0), ("jzs2", 0),
+                                                ("jzs3", 0)])
+def test_a_closed_update_gate_keeps_the_state_in_every_gated_cell(cell, update_block):
+    # One convention for the GRU family, h' = z * candidate + (1 - z) * h: the
+    # GRU used to run the other way round (z kept the state), so the same
+    # gate value meant the opposite in --cell gru and --cell jzs1.
+    layer, l_in, l_mask, l_init = random_layer(cell)
+    n = layer.num_units
+    b = layer.b.get_value()
+    b[update_block * n:(update_block + 1) * n] = -30.0  # z = sigmoid(-30 + ...) ~ 0
+    layer.b.set_value(b)
+    x, mask, state0 = T.tensor3(), T.matrix(), T.matrix()
+    run = theano.function([x, mask, state0],
+                          get_output(layer, {l_in: x, l_mask: mask, l_init: state0}), mode=FAST)
+    start = np.random.RandomState(3).uniform(-1, 1, (2, layer.state_size)).astype("float32")
+    got = run(np.ones((2, 3, 3), "float32"), np.ones((2, 3), "float32"), start)
+    np.testing.assert_allclose(got[:, -1], start, atol=1e-5)

@@ -1,5 +1,5 @@
 """The scripts fail with one line naming the problem and the fix, never a traceback."""
-import importlib.util
+import dataclasses
 import os
 import subprocess
 import sys
@@ -27,7 +27,7 @@ def assert_one_line_error(result, message):
 @pytest.mark.parametrize("args, message", [
     (["--corpus", "/no/such/corpus.txt"], "corpus file /no/such/corpus.txt not found"),
     (["--corpus", "reddit"], "unknown corpus 'reddit'"),
-    (["--model", "v9"], "--model must be one of"),
+    (["--model", "v9"], "argument --model: invalid choice: 'v9'"),
     (["--resume", "/no/such/run"], "run directory /no/such/run does not exist"),
     (["--device", "cuda"], "needs pygpu"),
 ])
@@ -54,14 +54,14 @@ def test_test_script_errors_are_one_line(tmp_path, args, message):
 def test_a_gpu_in_theano_flags_without_pygpu_is_one_line(tmp_path):
     # Theano alone would log "pygpu was configured but could not be imported"
     # with a traceback and go on on the CPU (here: to the missing corpus).
-    if importlib.util.find_spec("pygpu") is not None:
-        pytest.skip("pygpu is installed")
+    # The scripts run as where pygpu is not installed, whether or not it is here.
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['pygpu'] = None\n")
+    env = {"THEANO_FLAGS": "device=cuda", "PYTHONPATH": str(tmp_path)}
     result = run("train.py", "--run-dir", str(tmp_path / "run"), "--corpus", "/no/such/corpus.txt",
-                 env={"THEANO_FLAGS": "device=cuda"})
+                 env=env)
     assert_one_line_error(result, "THEANO_FLAGS device=cuda needs pygpu")
     # --device cpu overrides the flag: the script goes on to its next check.
-    result = run("test.py", str(tmp_path / "missing"), "--device", "cpu",
-                 env={"THEANO_FLAGS": "device=cuda"})
+    result = run("test.py", str(tmp_path / "missing"), "--device", "cpu", env=env)
     assert_one_line_error(result, "run directory %s does not exist" % (tmp_path / "missing"))
 
 
@@ -79,15 +79,95 @@ def test_non_utf8_corpus_names_file_and_line(tmp_path):
     assert "line 4" in result.stderr and "--encoding latin-1" in result.stderr
 
 
-def test_depth_is_an_int_or_an_encoder_decoder_pair():
+def train_script():
     sys.path.insert(0, str(ROOT / "bin"))
     import train
-    assert train.parse_depth("2") == (2, 2) and train.parse_depth("3,1") == (3, 1)
-    config = train.build_config(train.parse_args(["--depth", "2,1", "--cell", "gru"]))
-    assert (config.model.encoder_depth, config.model.decoder_depth, config.model.cell) == \
-        (2, 1, "gru")
-    result = run("train.py", "--depth", "0")
-    assert result.returncode == 2 and "positive integers" in result.stderr
+    return train
+
+
+def test_every_config_field_is_a_train_flag_of_the_same_name(tmp_path):
+    from lasagne_seq2seq.config import SECTIONS
+    train = train_script()
+    help_text = run("train.py", "--help").stdout
+    for section, settings in SECTIONS.items():
+        for spec in dataclasses.fields(settings):
+            flag = "--" + spec.name.replace("_", "-")
+            assert flag in help_text, flag
+    config = train.build_config(train.parse_args(
+        ["--encoder-depth", "2", "--cell", "gru", "--no-tie-embeddings", "--learning-rate", "0.01",
+         "--reverse-pairs", "--peek"]))
+    assert (config.model.encoder_depth, config.model.cell, config.model.tie_embeddings,
+            config.train.learning_rate, config.data.reverse_pairs, config.model.peek) == \
+        (2, "gru", False, 0.01, True, True)
+    untouched = train.build_config(train.parse_args([]))
+    assert untouched.model.peek is None and untouched.model.tie_embeddings is True
+
+
+def test_a_saved_config_file_is_the_starting_point_and_flags_override_it(tmp_path):
+    from lasagne_seq2seq.config import preset, save_config
+    train = train_script()
+    saved = preset("paper")
+    saved.model.cell = "gru"
+    save_config(saved, str(tmp_path / "config.json"))
+    config = train.build_config(train.parse_args(
+        ["--config", str(tmp_path / "config.json"), "--hidden-size", "64"]))
+    assert (config.model.cell, config.data.vocab_size, config.model.hidden_size) == \
+        ("gru", 22000, 64)
+    result = run("train.py", "--config", str(tmp_path / "config.json"), "--preset", "paper")
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+
+
+def test_resume_refuses_every_flag_but_the_schedule(tmp_path):
+    from lasagne_seq2seq.config import preset, save_config
+    train = train_script()
+    (tmp_path / "run").mkdir()
+    save_config(preset("default"), str(tmp_path / "run" / "config.json"))
+    resumed = train.build_config(train.parse_args(
+        ["--resume", str(tmp_path / "run"), "--max-steps", "7", "--patience", "2"]))
+    assert (resumed.train.max_steps, resumed.train.patience) == (7, 2)
+    for flag in (["--no-unroll"], ["--hidden-size", "8"], ["--corpus", "x"], ["--optimizer",
+                                                                             "adadelta"]):
+        result = run("train.py", "--resume", str(tmp_path / "run"), *flag)
+        assert_one_line_error(result, "%s cannot change when resuming (only --epochs, "
+                                      "--max-minutes, --max-steps" % flag[0].replace("no-", ""))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "--seed must be in [0, 2**32) (got -1)"),
+    (["--epochs", "-1"], "--epochs must be at least 1 (got -1)"),
+    (["--max-steps", "-1"], "--max-steps must be >= 0"),
+    (["--patience", "-1"], "--patience must be >= 0"),
+    (["--validate-every", "-1"], "--validate-every must be >= 0"),
+    (["--max-pairs", "-5"], "--max-pairs must be at least 1"),
+    (["--min-count", "-3"], "--min-count must be at least 1 (got -3)"),
+    (["--encoder-depth", "0"], "sizes and depths must be positive"),
+])
+def test_out_of_range_train_flags_are_one_line_errors(tmp_path, args, message):
+    result = run("train.py", "--run-dir", str(tmp_path / "run"), *args)
+    assert_one_line_error(result, message)
+
+
+@pytest.mark.parametrize("args, strategy", [
+    ([], "greedy"), (["--beam", "1"], "greedy"), (["--beam", "5"], "beam"),
+    (["--strategy", "beam"], "beam"), (["--strategy", "sample", "--top-p", "0.9"], "sample"),
+])
+def test_beam_wider_than_one_selects_beam_search(args, strategy):
+    sys.path.insert(0, str(ROOT / "bin"))
+    import test as test_script
+    from lasagne_seq2seq.cli import decode_options
+    options = decode_options(test_script.parse_args(args))
+    assert options.strategy == strategy
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--strategy", "greedy", "--beam", "5"], "--beam 5 does nothing with --strategy greedy"),
+    (["--temperature", "0.5"], "--temperature only affects sampling"),
+    (["--beam", "4", "--top-k", "3"], "--top-k only affects sampling"),
+])
+def test_decoding_flags_the_strategy_would_ignore_are_refused(tmp_path, args, message):
+    for script in ("test.py", "evaluate.py", "chat.py"):
+        result = run(script, str(tmp_path / "missing"), *args)
+        assert_one_line_error(result, message)
 
 
 # setup.sh runs in a copy of the repository with stand-ins for Python, apt-get,

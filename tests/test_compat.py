@@ -1,10 +1,8 @@
 """Each work-around in lasagne_seq2seq.compat, proven on the installed stack."""
-import ast
 import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +13,6 @@ import theano
 import theano.tensor as T
 import lasagne
 
-PACKAGE = Path(compat.__file__).resolve().parent
 
 
 def test_float32_openblas_and_cache_defaults():
@@ -106,7 +103,7 @@ def test_user_theano_flags_win_over_defaults():
 
 def test_user_theano_flags_reach_theano_in_a_fresh_process():
     env = dict(os.environ, THEANO_FLAGS="floatX=float64")
-    out = subprocess.run([sys.executable, "-c", "import lasagne_seq2seq.compat, theano; "
+    out = subprocess.run([sys.executable, "-c", "import lasagne_seq2seq, theano; "
                           "print(theano.config.floatX)"], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out[-1] == "float64"
@@ -114,7 +111,7 @@ def test_user_theano_flags_reach_theano_in_a_fresh_process():
 
 def test_importing_the_stack_prints_nothing():
     result = subprocess.run([sys.executable, "-W", "default", "-c",
-                             "import lasagne_seq2seq.compat, lasagne"],
+                             "import lasagne_seq2seq, lasagne"],
                             capture_output=True, text=True, check=True)
     assert result.stderr == "" and result.stdout == ""
 
@@ -174,25 +171,3 @@ def test_openmp_elementwise_graph_compiles_and_runs():
     rng = np.random.RandomState(0)
     a, b = rng.randn(2, 5000).astype("float32")
     np.testing.assert_allclose(f(a, b), np.exp(a) * b + 1, rtol=1e-5, atol=1e-5)
-
-
-def _imports(path):
-    tree = ast.parse(path.read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            yield ("." * node.level) + (node.module or "") + (
-                ":" + ",".join(a.name for a in node.names) if node.level else "")
-
-
-@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
-def test_modules_import_compat_before_theano(path):
-    if path.name == "compat.py":
-        return
-    seen_compat = False
-    for name in _imports(path):
-        if name in (".:compat",):
-            seen_compat = True
-        if name.split(".")[0] in ("theano", "lasagne"):
-            assert seen_compat, "%s imports %s before compat" % (path.name, name)

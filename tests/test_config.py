@@ -85,3 +85,28 @@ def test_numbers_for_float_fields_and_nulls_for_optional_ones_are_accepted(tmp_p
     config = load_config(str(path))
     assert config.train.learning_rate == 1.0 and isinstance(config.train.learning_rate, float)
     assert (config.train.embeddings, config.data.max_pairs, config.model.peek) == (None, None, False)
+
+
+def test_config_names_are_the_registries_keys():
+    from lasagne_seq2seq.config import CELL_NAMES, MODEL_NAMES, OPTIMIZER_NAMES
+    from lasagne_seq2seq.decode.decoder import STRATEGIES
+    from lasagne_seq2seq.decode.options import STRATEGY_NAMES
+    from lasagne_seq2seq.models.registry import MODELS
+    from lasagne_seq2seq.nn.cells import CELLS
+    from lasagne_seq2seq.train.optimizers import OPTIMIZERS
+    assert list(MODEL_NAMES) == list(MODELS)
+    assert list(CELL_NAMES) == list(CELLS)
+    assert list(OPTIMIZER_NAMES) == list(OPTIMIZERS)
+    assert list(STRATEGY_NAMES) == list(STRATEGIES)
+
+
+@pytest.mark.parametrize("optimizer, expected", [("adam", 0.001), ("adadelta", 1.0)])
+def test_each_optimizer_trains_at_its_own_default_learning_rate(optimizer, expected):
+    # The default used to be 0.001 for every optimiser: adadelta trained at
+    # a thousandth of the rate --help promised.
+    from lasagne_seq2seq.train.optimizers import learning_rate_of
+    config = RunConfig()
+    config.train.optimizer = optimizer
+    assert learning_rate_of(config.validate().train) == expected
+    config.train.learning_rate = 0.25
+    assert learning_rate_of(config.train) == 0.25

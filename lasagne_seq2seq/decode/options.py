@@ -1,4 +1,4 @@
-"""How to decode: :class:`DecodeOptions` and :data:`STRATEGIES` (NumPy only).
+"""How to decode: :class:`DecodeOptions` and :data:`STRATEGY_NAMES` (NumPy only).
 
 Strategies:
 
@@ -15,6 +15,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass
 from typing import Optional
+from lasagne_seq2seq.config import setting
 from lasagne_seq2seq.errors import Seq2SeqError
 
 
@@ -31,7 +32,10 @@ SAMPLE_QUESTIONS = (
 )
 
 
-STRATEGIES = ("greedy", "beam", "sample")
+#: The decoding strategies (the searches: :data:`lasagne_seq2seq.decode.decoder.STRATEGIES`).
+STRATEGY_NAMES = ("greedy", "beam", "sample")
+#: The settings only sampling reads.
+SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "seed")
 
 
 @dataclass
@@ -77,20 +81,29 @@ class DecodeOptions:
     ...
     lasagne_seq2seq.errors.Seq2SeqError: --temperature must be > 0 (got 0)
     """
-    strategy: str = "greedy"
-    beam: int = 10
-    nbest: int = 1
-    alpha: float = 0.0
-    max_len: Optional[int] = None
-    block_ngram: int = 0
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    seed: Optional[int] = None
-    antilm_lambda: float = 0.0
-    antilm_gamma: int = 5
-    mmi_bidi_lambda: float = 0.0
-    average_states: float = 0.0
+    strategy: str = setting("greedy", "search strategy (--beam N > 1 alone selects beam)",
+                            choices=STRATEGY_NAMES)
+    beam: int = setting(10, "beam width; with sampling and MMI-bidi, the number of samples "
+                        "to rerank")
+    nbest: int = setting(1, "replies per question, best first, with scores")
+    alpha: float = setting(0.0, "length normalisation: rank by score / length**alpha")
+    max_len: Optional[int] = setting(None, "longest reply in tokens (default: the model's "
+                                     "longest training reply)")
+    block_ngram: int = setting(0, "forbid repeating any N-gram within a reply (0: off)",
+                               metavar="N")
+    temperature: float = setting(1.0, "sampling: divide the scores by this before each draw")
+    top_k: int = setting(0, "sampling: draw among the K best tokens only (0: all)", metavar="K")
+    top_p: float = setting(1.0, "sampling: draw among the fewest tokens holding this "
+                           "probability", metavar="P")
+    seed: Optional[int] = setting(None, "sampling: seed of the draws (random when left out)")
+    antilm_lambda: float = setting(0.0, "MMI-antiLM: subtract lambda * log p_LM(token) "
+                                   "(needs --lm)")
+    antilm_gamma: int = setting(5, "MMI-antiLM: apply the anti-LM term to the first N tokens",
+                                metavar="N")
+    mmi_bidi_lambda: float = setting(0.0, "MMI-bidi: rerank by score + lambda * log p(S|T) "
+                                     "(needs --backward)")
+    average_states: float = setting(0.0, "feed the decoder (1 - A) * last state + A * mean "
+                                    "state (seed 002; 0: off)", metavar="A")
 
     def validate(self, has_lm=False, has_backward=False):
         """Raise :class:`Seq2SeqError` naming the flag of the first invalid setting.
@@ -106,8 +119,8 @@ class DecodeOptions:
             ``self``, for chaining.
         """
         checks = [
-            (self.strategy in STRATEGIES, "--strategy must be one of %s (got %r)"
-             % (", ".join(STRATEGIES), self.strategy)),
+            (self.strategy in STRATEGY_NAMES, "--strategy must be one of %s (got %r)"
+             % (", ".join(STRATEGY_NAMES), self.strategy)),
             (self.beam >= 1, "--beam must be at least 1 (got %s)" % self.beam),
             (self.nbest >= 1, "--nbest must be at least 1 (got %s)" % self.nbest),
             (self.strategy != "beam" or self.nbest <= self.beam,
@@ -134,7 +147,7 @@ class DecodeOptions:
              % self.mmi_bidi_lambda),
             (self.mmi_bidi_lambda == 0 or has_backward,
              "--mmi-bidi-lambda needs a backward model: pass --backward RUN_DIR "
-             "(trained with bin/train.py --reverse)"),
+             "(trained with bin/train.py --reverse-pairs)"),
             (self.mmi_bidi_lambda == 0 or self.strategy != "greedy",
              "--mmi-bidi-lambda reranks several candidates: use --strategy beam or sample"),
             (0 <= self.average_states <= 1, "--average-states must be in [0, 1] (got %s)"
@@ -147,7 +160,12 @@ class DecodeOptions:
 
     @classmethod
     def from_dict(cls, values):
-        """Options from a JSON object, rejecting unknown keys and wrong types.
+        """Options from the settings a user gave (flags or a JSON request).
+
+        Unknown keys and wrong types are refused, and so is a setting the
+        strategy would ignore: ``beam`` above 1 without ``strategy`` selects
+        beam search (as in fairseq and OpenNMT-py), with ``strategy`` greedy
+        it is an error; sampling settings need ``strategy`` sample.
 
         Examples
         --------
@@ -176,4 +194,15 @@ antilm_gamma, mmi_bidi_lambda, average_states
                 raise Seq2SeqError("decoding option %s must be %s, got %r" % (
                     name, " or ".join("null" if t is type(None) else t.__name__ for t in allowed),
                     value))
+        values = dict(values)
+        if values.get("beam", 1) > 1 and "strategy" not in values:
+            values["strategy"] = "beam"
+        strategy = values.get("strategy", cls.strategy)
+        if strategy == "greedy" and values.get("beam", 1) > 1:
+            raise Seq2SeqError("--beam %s does nothing with --strategy greedy: use --strategy beam "
+                               "(or drop --strategy)" % values["beam"])
+        ignored = sorted(name for name in SAMPLING_SETTINGS if name in values)
+        if ignored and strategy != "sample":
+            raise Seq2SeqError("--%s only affects sampling: add --strategy sample or drop it"
+                               % ignored[0].replace("_", "-"))
         return cls(**values)

@@ -48,7 +48,7 @@ def held_out_pairs(config, vocab, pairs_file=None, fmt="auto"):
     Returns
     -------
     EncodedPairs
-        Questions and replies (swapped for a ``--reverse`` run, like its training).
+        Questions and replies (swapped for a ``--reverse-pairs`` run, like its training).
     """
     from lasagne_seq2seq.data.batches import build_dataset
     from lasagne_seq2seq.errors import Seq2SeqError

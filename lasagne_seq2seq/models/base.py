@@ -20,7 +20,6 @@ import lasagne
 from lasagne.layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLayer,
                             InputLayer, ReshapeLayer, SliceLayer, get_all_params, get_output)
 from lasagne_seq2seq.nn.cells import CELLS
-from lasagne_seq2seq.config import MODELS
 from lasagne_seq2seq.nn.ops.crossentropy import linear_softmax_cross_entropy, log_softmax
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.nn.layers import (LastStepLayer,
@@ -69,8 +68,6 @@ class EncoderDecoder(object):
     """
 
     def __init__(self, config, vocab_size, embedding_matrix=None, bidirectional=False):
-        if config.model not in MODELS:
-            raise Seq2SeqError("unknown model %r: choose one of %s" % (config.model, ", ".join(MODELS)))
         if config.cell not in CELLS:
             raise Seq2SeqError("unknown cell %r: choose one of %s" % (config.cell, ", ".join(CELLS)))
         self.config = config

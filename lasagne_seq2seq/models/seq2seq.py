@@ -19,7 +19,6 @@ state transfer and feeding; ``word_dropout`` replaces decoder inputs by UNK.
 """
 import theano
 import theano.tensor as T
-from lasagne_seq2seq.config import MODELS
 from lasagne_seq2seq.models.base import EncoderDecoder
 
 
@@ -44,10 +43,19 @@ class Seq2Seq(EncoderDecoder):
     >>> net.memory_size
     16
     """
+    #: Each architecture's state transfer (the thought vector initialises the
+    #: decoder) and peek (it is fed to every decoder step).
+    ARCHITECTURES = {
+        "v1": dict(state=True, peek=False),      # the original's seq2seq v1
+        "v2": dict(state=True, peek=True),       # the original's v2 ("feeding")
+        "simple": dict(state=False, peek=True),  # seed 004's SimpleSeq2Seq
+        # A language model of replies, p(T): the decoder alone, for anti-LM decoding.
+        "lm": dict(state=False, peek=False),
+    }
 
     def __init__(self, config, vocab_size, embedding_matrix=None):
         super(Seq2Seq, self).__init__(config, vocab_size, embedding_matrix)
-        architecture = MODELS[config.model]
+        architecture = self.ARCHITECTURES[config.model]
         self.uses_state = (architecture["state"] if config.broadcast_state is None
                            else config.broadcast_state)
         self.uses_peek = architecture["peek"] if config.peek is None else config.peek

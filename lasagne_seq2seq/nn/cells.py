@@ -83,10 +83,22 @@ class LSTMLayer(RecurrentLayer):
         return T.concatenate([h, c], axis=1)
 
 
+def gated_update(update, candidate, state):
+    """``z * candidate + (1 - z) * h``: the update of the GRU and its mutants.
+
+    The update gate ``z`` opens towards the candidate, as in Jozefowicz et al.
+    (2015, whose MUT1-3 are written this way), Chung et al. (2014) and
+    Lasagne's own ``GRULayer``; Cho et al. (2014) and cuDNN call the same
+    gate ``1 - z``.
+    """
+    return update * candidate + (1.0 - update) * state
+
+
 class GRULayer(RecurrentLayer):
     """Gated recurrent unit (Cho et al. 2014), reset applied after the product.
 
-    Gates are ordered reset, update, candidate. Applying the reset gate to
+    Gates are ordered reset, update, candidate; the update gate opens towards
+    the candidate (:func:`gated_update`). Applying the reset gate to
     ``h W_hid`` rather than to ``h`` (as cuDNN does) keeps one recurrent
     matrix product per step. Parameters as for :class:`RecurrentLayer`.
 
@@ -104,12 +116,7 @@ class GRULayer(RecurrentLayer):
         reset = T.nnet.sigmoid(input_projection[:, :n] + recurrent[:, :n])
         update = T.nnet.sigmoid(input_projection[:, n:2 * n] + recurrent[:, n:2 * n])
         candidate = T.tanh(input_projection[:, 2 * n:] + reset * recurrent[:, 2 * n:])
-        return update * state + (1.0 - update) * candidate
-
-
-def _gru_like_update(update, candidate, state):
-    """``z * candidate + (1 - z) * h``: the mutants' (and the paper's GRU's) update."""
-    return update * candidate + (1.0 - update) * state
+        return gated_update(update, candidate, state)
 
 
 class JZS1Layer(RecurrentLayer):
@@ -137,7 +144,7 @@ class JZS1Layer(RecurrentLayer):
         reset = T.nnet.sigmoid(input_projection[:, n:2 * n] + self._recurrent_product(state, 0, 1))
         candidate = T.tanh(self._recurrent_product(reset * state, 1, 2)
                            + T.tanh(input_projection[:, 2 * n:]))
-        return _gru_like_update(update, candidate, state)
+        return gated_update(update, candidate, state)
 
 
 class JZS2Layer(RecurrentLayer):
@@ -166,7 +173,7 @@ class JZS2Layer(RecurrentLayer):
         reset = T.nnet.sigmoid(gates[:, n:])
         candidate = T.tanh(self._recurrent_product(reset * state, 2, 3)
                            + input_projection[:, 2 * n:])
-        return _gru_like_update(update, candidate, state)
+        return gated_update(update, candidate, state)
 
 
 class JZS3Layer(RecurrentLayer):
@@ -195,7 +202,7 @@ class JZS3Layer(RecurrentLayer):
                                + self._recurrent_product(state, 1, 2))
         candidate = T.tanh(self._recurrent_product(reset * state, 2, 3)
                            + input_projection[:, 2 * n:])
-        return _gru_like_update(update, candidate, state)
+        return gated_update(update, candidate, state)
 
 
 class Identity(init.Initializer):

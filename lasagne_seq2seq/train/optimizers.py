@@ -25,7 +25,7 @@ graph is optimised: a destructive op in the graph from the start would make
 Theano check every one of the optimiser's thousands of rewrites for cycles
 (the compile time of a default-size training step went from 12 to 38 s).
 """
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -36,10 +36,44 @@ from theano.compile import optdb
 from theano.graph.basic import Apply
 from theano.graph.opt import TopoOptimizer, local_optimizer
 
-from lasagne_seq2seq.config import OPTIMIZERS
 from lasagne_seq2seq.nn.ops.cops import BlasCOp
 
-__all__ = ["clipped_updates", "SumOfSquares", "AdamStep"]
+__all__ = ["OPTIMIZERS", "Optimizer", "learning_rate_of", "clipped_updates", "SumOfSquares",
+           "AdamStep"]
+
+#: An optimiser: Lasagne's update rule and the learning rate it takes by default.
+Optimizer = namedtuple("Optimizer", ["update", "default_learning_rate"])
+
+#: Every ``--optimizer`` name (:data:`lasagne_seq2seq.config.OPTIMIZER_NAMES`
+#: lists the same names). float32 Adam runs as the fused ops of this module.
+OPTIMIZERS = {
+    "adam": Optimizer(lasagne.updates.adam, 0.001),
+    "adadelta": Optimizer(lasagne.updates.adadelta, 1.0),  # Zeiler 2012's rate
+}
+
+
+def learning_rate_of(train_config):
+    """The learning rate a run trains at: its own, else its optimiser's default.
+
+    Parameters
+    ----------
+    train_config : TrainConfig
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from lasagne_seq2seq.config import TrainConfig
+    >>> learning_rate_of(TrainConfig(optimizer="adadelta"))
+    1.0
+    >>> learning_rate_of(TrainConfig(optimizer="adadelta", learning_rate=0.5))
+    0.5
+    """
+    if train_config.learning_rate is not None:
+        return train_config.learning_rate
+    return OPTIMIZERS[train_config.optimizer].default_learning_rate
 
 #: Lasagne's ``total_norm_constraint`` divides by ``norm + 1e-7``.
 _NORM_EPSILON = 1e-7
@@ -277,7 +311,8 @@ def clipped_updates(grads, params, optimizer="adam", learning_rate=0.001, max_no
     (5.0, [0.999, 1.999])
     """
     if optimizer not in OPTIMIZERS:
-        raise ValueError("unknown optimizer %r: choose one of %s" % (optimizer, OPTIMIZERS))
+        raise ValueError("unknown optimizer %r: choose one of %s"
+                         % (optimizer, ", ".join(OPTIMIZERS)))
     grad_scales = list(grad_scales) if grad_scales is not None else [1.0] * len(grads)
     fused = optimizer == "adam" and all(g.dtype == "float32" for g in grads)
     squares = [SumOfSquares()(g) if fused else T.sum(T.sqr(g)) for g in grads]
@@ -287,8 +322,7 @@ def clipped_updates(grads, params, optimizer="adam", learning_rate=0.001, max_no
         clip = T.clip(norm, 0, max_norm) / (_NORM_EPSILON + norm)
     if not fused:
         scaled = [g * (s * clip) for g, s in zip(grads, grad_scales)]
-        update = lasagne.updates.adam if optimizer == "adam" else lasagne.updates.adadelta
-        return update(scaled, params, learning_rate=learning_rate), norm
+        return OPTIMIZERS[optimizer].update(scaled, params, learning_rate=learning_rate), norm
     return _fused_adam(grads, params, [s * clip for s in grad_scales], learning_rate), norm
 
 
