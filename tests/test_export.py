@@ -1,7 +1,9 @@
 """Frozen models: exported files decode like their run, hold no training state,
 and a truncated, tampered, pickled or foreign file is refused in one line."""
 import json
+import os
 import pickle
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -75,14 +77,14 @@ def test_exported_model_decodes_exactly_like_its_run(run_dir, exported):
 
 
 def test_loading_an_export_imports_no_training_code(exported):
-    code = ("import sys; from lasagne_seq2seq.export import load_exported; "
+    code = ("import sys; from lasagne_seq2seq.serve.export import load_exported; "
             "load_exported(sys.argv[1]); "
             "print(sorted(m for m in sys.modules if m.startswith('lasagne_seq2seq')))")
     result = subprocess.run([sys.executable, "-c", code, exported], capture_output=True,
                             text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "lasagne_seq2seq.models" in result.stdout
-    assert "lasagne_seq2seq.training" not in result.stdout
+    assert "lasagne_seq2seq.train" not in result.stdout
 
 
 def assert_refused(path, *words):
@@ -174,3 +176,27 @@ def test_export_script(run_dir, tmp_path):
                              str(tmp_path / "no-run"), str(out)], capture_output=True,
                             text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 2 and result.stderr.startswith("error: run directory")
+
+
+def test_export_never_writes_into_a_run_directory(run_dir, tmp_path):
+    run = shutil.copytree(run_dir, str(tmp_path / "run"))
+    before = {name: (Path(run) / name).read_bytes() for name in os.listdir(run)}
+    for out in ("best.npz", "last.npz", "config.json", "vocab.json", "chatbot.npz"):
+        path = os.path.join(run, out)
+        with pytest.raises(Seq2SeqError) as error:
+            export_model(run, path)
+        message = str(error.value)
+        assert "\n" not in message and path in message and "export outside it" in message
+    assert {name: (Path(run) / name).read_bytes() for name in os.listdir(run)} == before
+
+
+def test_export_to_a_missing_folder_or_onto_a_folder_is_one_line(run_dir, tmp_path):
+    for out, words in ((tmp_path / "missing" / "x.npz", "does not exist: create it"),
+                       (tmp_path, "is a folder: name the file")):
+        result = subprocess.run([sys.executable, str(ROOT / "bin" / "export.py"), run_dir,
+                                 str(out)], capture_output=True, text=True, timeout=120,
+                                cwd=ROOT)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert str(out) in result.stderr and words in result.stderr
+    assert not (tmp_path / "missing").exists()

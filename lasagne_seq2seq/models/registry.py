@@ -5,9 +5,8 @@
 :func:`load_model` rebuilds a trained one from its run directory.
 """
 from lasagne_seq2seq.errors import Seq2SeqError
-import os
 from lasagne_seq2seq.models.seq2seq import Seq2Seq
-from lasagne_seq2seq.rundir import RunDir, load_checkpoint
+from lasagne_seq2seq.rundir import RunDir
 
 
 def build_network(config, vocab_size, embedding_matrix=None):
@@ -47,15 +46,18 @@ def load_model(run_dir, which="best"):
     vocab : Vocabulary
     net : Seq2Seq
         (or another network from :func:`~lasagne_seq2seq.models.registry.build_network`)
+
+    Raises
+    ------
+    Seq2SeqError
+        If a file is missing or corrupt, or the checkpoint was trained with
+        another vocabulary than ``vocab.json`` (its fingerprint, or for a
+        checkpoint without one its number of embedding rows, differs).
     """
-    from lasagne_seq2seq.models.registry import build_network
     run = RunDir(run_dir)
     config = run.load_config()
     vocab = run.load_vocab()
-    path = run.checkpoint(which)
-    if which == "best" and not os.path.exists(path):
-        path = run.checkpoint("last")
-    checkpoint = load_checkpoint(path)
+    path, checkpoint = run.load_checkpoint(which, vocab)
     net = build_network(config.model, len(vocab))
     embedding = checkpoint["params"].get("source_embedding.W")
     if embedding is not None and embedding.shape[0] != len(vocab):

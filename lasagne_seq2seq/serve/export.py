@@ -22,7 +22,7 @@ import zipfile
 import numpy as np
 
 from lasagne_seq2seq.files import savez
-from lasagne_seq2seq.rundir import RunDir, load_checkpoint
+from lasagne_seq2seq.rundir import RunDir, is_run_directory
 from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.config import RunConfig
 from lasagne_seq2seq.errors import Seq2SeqError
@@ -76,7 +76,8 @@ def export_model(run_dir, out_path, which="best"):
     run_dir : str
         A run directory written by ``bin/train.py``.
     out_path : str
-        The ``.npz`` file to write (replaced if it exists).
+        The ``.npz`` file to write (replaced if it exists), in an existing
+        folder that is not a run directory.
     which : {"best", "last"}
         The checkpoint to export; ``best`` falls back to ``last`` when the
         run never validated.
@@ -87,25 +88,62 @@ def export_model(run_dir, out_path, which="best"):
         The file's header (format, version, config, vocabulary, parameter
         names, sha256).
 
+    Raises
+    ------
+    Seq2SeqError
+        If ``out_path`` is a folder, is in a missing folder or in a run
+        directory (where it could replace the run's own files), or the run
+        cannot be loaded.
+
     Examples
     --------
     >>> export_model("runs/default", "chatbot.npz")["sha256"]   # doctest: +SKIP
     '3f1c...'
     """
+    check_destination(out_path)
     run = RunDir(run_dir)
     config, vocab = run.load_config(), run.load_vocab()
-    checkpoint = run.checkpoint(which)
-    if which == "best" and not os.path.exists(checkpoint):
-        checkpoint = run.checkpoint("last")
-    params = load_checkpoint(checkpoint)["params"]
+    params = run.load_checkpoint(which, vocab)[1]["params"]
     config_dict = config.to_dict()
     header = {"format": FORMAT, "version": VERSION, "config": config_dict,
               "vocab": vocab.tokens, "params": sorted(params),
               "sha256": model_digest(config_dict, vocab.tokens, params)}
     arrays = {PARAM_PREFIX + name: value for name, value in params.items()}
     arrays["header"] = np.array(json.dumps(header))
-    savez(out_path, arrays)
+    try:
+        savez(out_path, arrays)
+    except OSError as error:
+        raise Seq2SeqError("cannot write %s (%s): export to a folder you can write to"
+                           % (out_path, error.strerror or error))
     return header
+
+
+def check_destination(out_path):
+    """Refuse a place an exported file must not go.
+
+    Parameters
+    ----------
+    out_path : str
+
+    Raises
+    ------
+    Seq2SeqError
+        If ``out_path`` is a folder, its folder is missing, or its folder is a
+        run directory: an export there could replace the run's own
+        checkpoints, and an ``--overwrite`` of the run would delete it.
+    """
+    folder = os.path.dirname(os.path.abspath(out_path))
+    if os.path.isdir(out_path):
+        raise Seq2SeqError("%s is a folder: name the file to write, e.g. %s"
+                           % (out_path, os.path.join(out_path, "chatbot.npz")))
+    if not os.path.isdir(folder):
+        raise Seq2SeqError("folder %s of %s does not exist: create it (mkdir -p %s) or export "
+                           "elsewhere" % (folder, out_path, folder))
+    if is_run_directory(folder):
+        raise Seq2SeqError("%s is inside the run directory %s and could replace its files: "
+                           "export outside it, e.g. %s" % (
+                               out_path, folder,
+                               os.path.join(os.path.dirname(folder), "chatbot.npz")))
 
 
 def _read_arrays(path):

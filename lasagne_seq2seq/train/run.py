@@ -27,7 +27,8 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
     resume : bool
         Continue the run saved in ``run_dir`` exactly where it stopped.
     overwrite : bool
-        Start again even if ``run_dir`` already holds a checkpoint.
+        Start again even if ``run_dir`` already holds a checkpoint; the old
+        run stays there, loadable, until the new one's first checkpoint.
     progress_bar : bool
         Show a progress bar (off in logs and CI).
     log : callable, optional
@@ -47,12 +48,15 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
     log = log or tqdm.write
     run = RunDir(run_dir)
     if resume and not run.has_checkpoint():
-        raise Seq2SeqError("--resume %s: no last.npz there to resume from" % run_dir)
+        raise Seq2SeqError("--resume %s: no checkpoint (last.npz or best.npz) there to resume "
+                           "from" % run_dir)
     if run.has_checkpoint() and not (resume or overwrite):
         raise Seq2SeqError("%s already holds a trained model: pass --resume %s to continue it, "
                            "--overwrite to start again, or another --run-dir"
                            % (run_dir, run_dir))
     config.validate()
+    for name in run.clean():
+        log("removed %s, left by a killed run" % name)
     devices = parse_devices(config.model.devices)  # a bad mapping fails before the slow part
     d = config.data
     vocab = run.load_vocab() if resume else None
@@ -84,21 +88,28 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
     net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix)
     # Decoding steps bypass the layers' transfers: no sample replies from placed layers.
     placed = place_network(net, devices, log)
-    run.create(config, dataset.vocab)
+    if not resume:
+        # Replacing a run: the old one stays loadable until the new one's first checkpoint.
+        run.create(config, dataset.vocab, replace=run.has_checkpoint())
     trainer_class = Trainer
     if config.model.remember_state:
         from lasagne_seq2seq.train.multiturn import MultiTurnTrainer
         trainer_class = MultiTurnTrainer
     trainer = trainer_class(net, dataset, config, run, log=log,
                             sample_questions=() if placed else SAMPLE_QUESTIONS[-9:-4])
-    if resume:
-        trainer.resume(run.checkpoint("last"))
-    elif config.train.init_encoder:
-        trainer.warm_start_encoder(config.train.init_encoder)
-    log("training %s (%s, %d hidden, %d parameters) on %d pairs -> %s" % (
-        config.model.model, config.model.cell, config.model.hidden_size,
-        sum(p.get_value(borrow=True).size for p in net.params), len(dataset.train), run_dir))
-    progress = trainer.train(progress_bar=progress_bar)
+    try:
+        if resume:
+            trainer.resume(run.checkpoint("last"))
+            # Only a resume that succeeded records its new schedule.
+            run.save_config(config)
+        elif config.train.init_encoder:
+            trainer.warm_start_encoder(config.train.init_encoder)
+        log("training %s (%s, %d hidden, %d parameters) on %d pairs -> %s" % (
+            config.model.model, config.model.cell, config.model.hidden_size,
+            sum(p.get_value(borrow=True).size for p in net.params), len(dataset.train), run_dir))
+        progress = trainer.train(progress_bar=progress_bar)
+    finally:
+        run.discard()  # a replacement that failed before its first checkpoint
     best = progress["best_valid_ppl"]
     log("done: %s; %d steps, %.1f min training, %.0f tokens/s, best valid ppl %s at step %s -> %s"
         % (progress["stop_reason"], progress["step"], progress["train_seconds"] / 60,

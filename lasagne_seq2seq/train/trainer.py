@@ -14,19 +14,20 @@
 * validation perplexity every ``validate_every`` steps, early stopping after
   ``patience`` validations without improvement, and sample replies;
 * ``last.npz`` after every validation, at the end and on Ctrl-C, ``best.npz``
-  at each new best, both atomic; resuming restores parameters, optimiser
-  state, dropout and shuffling generators and the position in the epoch, so a
-  resumed run continues exactly where it stopped.
+  at each new best (before ``last.npz`` records it), both atomic and with the
+  vocabulary's fingerprint; resuming restores parameters, optimiser state,
+  dropout and shuffling generators and the position in the epoch, so a
+  resumed run continues exactly where it stopped (from ``best.npz``, with a
+  warning, when ``last.npz`` cannot be read).
 """
 import math
-import os
 import time
 import numpy as np
 import theano
 import theano.tensor as T
 from lasagne.layers import DropoutLayer, get_all_layers
 from lasagne_seq2seq.files import write_json
-from lasagne_seq2seq.rundir import load_checkpoint, save_checkpoint
+from lasagne_seq2seq.rundir import check_vocabulary, load_resumable, save_checkpoint
 from lasagne_seq2seq.data.batches import default_buckets, iterate_batches
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.train.optimizers import clipped_updates
@@ -61,7 +62,8 @@ class Trainer(object):
     config : RunConfig
         The run's configuration (``train`` and ``model.reverse_source`` are used).
     run : RunDir
-        Where checkpoints and curves go (already created).
+        Where checkpoints and curves go (already created); a replacement
+        built aside is committed at the first checkpoint.
     log : callable
         Prints one line (``tqdm.write`` keeps progress bars intact).
     sample_questions : list of str
@@ -250,15 +252,23 @@ class Trainer(object):
         """Write ``last.npz`` (or ``best.npz``) atomically."""
         save_checkpoint(self.run.checkpoint(which), self.net.param_values(),
                         [v.get_value() for v in self.optimizer_state()],
-                        self._dropout_state_values(), self.progress)
+                        self._dropout_state_values(), self.progress, vocab=self.dataset.vocab)
 
     def resume(self, path):
         """Restore parameters, optimiser, generators and progress from a checkpoint.
 
         A bucket's dropout streams are restored when its training step is
-        compiled (its graph creates them).
+        compiled (its graph creates them). When ``path`` cannot be read the
+        run's ``best.npz`` is used instead, with a warning.
+
+        Raises
+        ------
+        Seq2SeqError
+            If no checkpoint can be read, or it was trained with another
+            vocabulary or optimiser.
         """
-        checkpoint = load_checkpoint(path)
+        path, checkpoint = load_resumable(path, self.run.checkpoint("best"), self.log)
+        check_vocabulary(checkpoint, path, self.dataset.vocab, self.run.vocab)
         self.net.set_param_values(checkpoint["params"], source=path)
         holder, values = self.optimizer_state(), checkpoint["optimizer"]
         if len(holder) != len(values):
@@ -290,11 +300,9 @@ class Trainer(object):
         """
         from lasagne_seq2seq.rundir import RunDir
         source = RunDir(run_dir)
-        path = source.checkpoint("best")
-        if not os.path.exists(path):
-            path = source.checkpoint("last")
-        checkpoint = load_checkpoint(path)
-        if source.load_vocab() != self.dataset.vocab:
+        vocab = source.load_vocab()
+        path, checkpoint = source.load_checkpoint("best", vocab)
+        if vocab != self.dataset.vocab:
             raise Seq2SeqError(
                 "--init-encoder %s: its vocabulary (%s) differs from this run's (%s), so its "
                 "embeddings belong to other words: train the v1 run on the same corpus and "
@@ -429,6 +437,7 @@ class Trainer(object):
             self._checkpoint_validation(window_loss, window_tokens, rate, final=True)
         except KeyboardInterrupt:
             self.save("last")
+            self.run.commit()
             self.log("interrupted: saved %s at step %d; continue with --resume %s"
                      % (self.run.checkpoint("last"), progress["step"], self.run.path))
             raise
@@ -457,11 +466,14 @@ class Trainer(object):
             progress["bad_validations"] = 0
         elif valid_ppl is not None:
             progress["bad_validations"] += 1
-        self.save("last")
+        # best.npz first: a kill between the two then leaves a last.npz whose
+        # best_step is one that best.npz holds.
         if improved:
             self.save("best")
+        self.save("last")
         write_json(history, self.run.history)
         plot_history(history, self.run.curve)
+        self.run.commit()
         self.log("step %d: train ppl %s, valid ppl %s%s, %.0f tok/s" % (
             progress["step"], "%.2f" % record["train_ppl"] if record["train_ppl"] else "-",
             "%.2f" % valid_ppl if valid_ppl is not None else "-",
