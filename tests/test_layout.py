@@ -100,3 +100,12 @@ def test_importing_the_package_alone_does_not_load_theano():
                              "lasagne_seq2seq.decode.options; print('theano' in sys.modules)"],
                             capture_output=True, text=True, timeout=120)
     assert result.stdout == "False\n", result.stderr
+
+
+def test_the_package_finds_the_repository_data_folder():
+    from lasagne_seq2seq.data.corpora import DATA_DIR, corpus_path
+    from lasagne_seq2seq.data.embeddings import EMBEDDINGS_DIR
+    root = PACKAGE.parent
+    assert (DATA_DIR, EMBEDDINGS_DIR) == (root / "data" / "movie_scripts",
+                                          root / "data" / "embeddings")
+    assert Path(corpus_path("chitchat")).parent == DATA_DIR and (DATA_DIR / "README.md").exists()

@@ -39,7 +39,8 @@ __all__ = ["DATA_DIR", "CORPORA", "FORMATS", "PAIRINGS", "corpus_path", "resolve
            "prepare_chitchat", "prepare_shakespeare", "write_script",
            "PreparedCorpus"]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "movie_scripts"
+# The repository's data/ folder (this file is lasagne_seq2seq/data/corpora.py).
+DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "movie_scripts"
 FORMATS = ("auto", "script", "plain", "cornell", "tsv")
 PAIRINGS = ("consecutive", "alternate")
 MAX_LINE_CHARS = 10000
