@@ -202,7 +202,7 @@ def setup_sandbox(tmp_path):
     repo, tools, site, libs = (tmp_path / name for name in ("repo", "tools", "site", "libs"))
     for folder in (repo, tools, site, libs):
         folder.mkdir()
-    for name in ("setup.sh", "requirements.txt"):
+    for name in ("setup.sh", "requirements.txt", "pyproject.toml"):
         (repo / name).write_bytes((ROOT / name).read_bytes())
     for name, body in FAKE_TOOLS.items():
         write_script(tools / name, body)
