@@ -21,7 +21,8 @@ from lasagne_seq2seq.data.batches import source_batch
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.data.text import detokenize, tokenize
 from lasagne_seq2seq.decode.options import DecodeOptions
-from lasagne_seq2seq.decode.search import Candidate, Hypotheses, normalised, sample_tokens, until_eos
+from lasagne_seq2seq.decode.search import (Candidate, Hypotheses, normalised, sample_tokens,
+                                           until_eos)
 
 
 @dataclass
@@ -152,7 +153,7 @@ class Decoder(object):
         ``bin/train.py --model lm``), for anti-LM decoding.
     backward : tuple, optional
         ``(config, vocab, net)`` of a backward model p(S|T) (a run of
-        ``bin/train.py --reverse``), for MMI-bidi reranking.
+        ``bin/train.py --reverse-pairs``), for MMI-bidi reranking.
 
     Examples
     --------
@@ -232,9 +233,7 @@ class Decoder(object):
         lm_encoded = None
         if options.antilm_lambda:
             lm_encoded = self.lm.encode_fn(*self.lm.source(ids))
-        search = {"greedy": self._sequential, "beam": self._beam_search,
-                  "sample": self._sequential}[options.strategy]
-        candidates = search(encoded, lm_encoded, options)
+        candidates = STRATEGIES[options.strategy](self, encoded, lm_encoded, options)
         if options.mmi_bidi_lambda:
             candidates = self._rerank_bidi(ids, candidates, options.mmi_bidi_lambda)
         return [[self._reply(c, oov) for c in found[:options.nbest]]
@@ -449,6 +448,12 @@ class Decoder(object):
         return self._memory_encode_fn
 
 
+#: Every ``--strategy`` and the search that runs it
+#: (:data:`lasagne_seq2seq.decode.options.STRATEGY_NAMES` lists the same names).
+STRATEGIES = {"greedy": Decoder._sequential, "beam": Decoder._beam_search,
+              "sample": Decoder._sequential}
+
+
 class Conversation(object):
     """A dialogue with one decoder, optionally remembering earlier exchanges.
 
@@ -522,7 +527,7 @@ def load_decoder(run_dir, which="best", max_len=None, lm_dir=None, backward_dir=
     lm_dir : str, optional
         A language model run (``bin/train.py --model lm``) for anti-LM.
     backward_dir : str, optional
-        A backward run (``bin/train.py --reverse``) for MMI-bidi.
+        A backward run (``bin/train.py --reverse-pairs``) for MMI-bidi.
 
     Returns
     -------
@@ -540,5 +545,5 @@ def load_decoder(run_dir, which="best", max_len=None, lm_dir=None, backward_dir=
                            "bin/train.py --model lm" % (lm_dir, helpers["lm"][0].model.model))
     if backward_dir and not helpers["backward"][0].data.reverse_pairs:
         raise Seq2SeqError("--backward %s was not trained on reversed pairs: train it with "
-                           "bin/train.py --reverse" % backward_dir)
+                           "bin/train.py --reverse-pairs" % backward_dir)
     return Decoder(net, vocab, config, max_len=max_len, **helpers)

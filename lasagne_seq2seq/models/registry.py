@@ -1,16 +1,21 @@
 """The registry of ``--model`` names, and building or loading a network by name.
 
-:data:`MODELS` maps every name to its class and its state transfer and peek;
-:func:`build_network` builds the network a config names and
-:func:`load_model` rebuilds a trained one from its run directory.
+:data:`MODELS` maps every name to its class; :func:`build_network` builds the
+network a config names and :func:`load_model` rebuilds a trained one from its
+run directory.
 """
 from lasagne_seq2seq.errors import Seq2SeqError
+from lasagne_seq2seq.models.attention import AttentionSeq2Seq
 from lasagne_seq2seq.models.seq2seq import Seq2Seq
 from lasagne_seq2seq.rundir import RunDir
 
+#: Every ``--model`` name and the class that builds it
+#: (:data:`lasagne_seq2seq.config.MODEL_NAMES` lists the same names).
+MODELS = dict({name: Seq2Seq for name in Seq2Seq.ARCHITECTURES}, attention=AttentionSeq2Seq)
+
 
 def build_network(config, vocab_size, embedding_matrix=None):
-    """The network that ``config.model`` names (see :data:`~lasagne_seq2seq.config.MODELS`).
+    """The network that ``config.model`` names (a key of :data:`MODELS`).
 
     Parameters
     ----------
@@ -23,10 +28,10 @@ def build_network(config, vocab_size, embedding_matrix=None):
     Seq2Seq or AttentionSeq2Seq
         Both have the :class:`EncoderDecoder` interface.
     """
-    if config.model == "attention":
-        from lasagne_seq2seq.models.attention import AttentionSeq2Seq
-        return AttentionSeq2Seq(config, vocab_size, embedding_matrix)
-    return Seq2Seq(config, vocab_size, embedding_matrix)
+    if config.model not in MODELS:
+        raise Seq2SeqError("unknown model %r: choose one of %s"
+                           % (config.model, ", ".join(MODELS)))
+    return MODELS[config.model](config, vocab_size, embedding_matrix)
 
 
 def load_model(run_dir, which="best"):

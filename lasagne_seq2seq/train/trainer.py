@@ -30,13 +30,9 @@ from lasagne_seq2seq.files import write_json
 from lasagne_seq2seq.rundir import check_vocabulary, load_resumable, save_checkpoint
 from lasagne_seq2seq.data.batches import default_buckets, iterate_batches
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.train.optimizers import clipped_updates
+from lasagne_seq2seq.train.optimizers import clipped_updates, learning_rate_of
 from lasagne_seq2seq.plots import plot_history
 from lasagne_seq2seq.nn.sampled_softmax import log_uniform_candidates
-
-
-#: Learning rate of each optimiser when ``--lr`` is not given.
-DEFAULT_LEARNING_RATES = {"adam": 0.001, "adadelta": 1.0}
 
 
 def perplexity(loss_sum, num_tokens):
@@ -87,7 +83,7 @@ class Trainer(object):
                   if not (tc.freeze_embeddings and p in self._embedding_params())]
         self.trainable_params = params
         self.learning_rate = theano.shared(np.float32(
-            tc.learning_rate or DEFAULT_LEARNING_RATES[tc.optimizer]), name="learning_rate")
+            learning_rate_of(tc)), name="learning_rate")
         self.encoder_gate = theano.shared(np.float32(1.0), name="encoder_gate")
         # Sampled softmax: the candidate words of the next step (drawn before each).
         self.candidates = (theano.shared(np.zeros(tc.sampled_softmax, np.int32), name="candidates")
@@ -393,7 +389,7 @@ class Trainer(object):
                     if not math.isfinite(loss):
                         # last.npz is this run's only if it resumed or validated
                         # (an --overwrite run may still find the old run's file).
-                        # A resumed run would repeat the same steps: it keeps --lr.
+                        # A resumed run would repeat the same steps: it keeps --learning-rate.
                         if self._resumed_from or progress["history"]:
                             saved = (" (--resume keeps the learning rate); %s holds the last "
                                      "good state, for bin/test.py --checkpoint last"
@@ -402,7 +398,7 @@ class Trainer(object):
                             saved = ("; no checkpoint was written before it (the first comes "
                                      "with the first validation)")
                         raise Seq2SeqError(
-                            "the loss became %s at step %d: lower --lr (now %g) or "
+                            "the loss became %s at step %d: lower --learning-rate (now %g) or "
                             "--max-grad-norm and start again with --overwrite%s"
                             % (loss, progress["step"] + 1, float(self.learning_rate.get_value()),
                                saved))
