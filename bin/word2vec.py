@@ -2,9 +2,14 @@
 """Train word2vec on a dialogue corpus, or explore word vectors.
 
 With no arguments: skip-gram vectors of 128 dimensions trained on the
-prepared chitchat corpus, saved as data/embeddings/chitchat-w2v-128d.kv (use
+prepared chitchat corpus, saved as data/embeddings/chitchat-w2v-128d.npz (use
 them with `bin/train.py --embeddings PATH`). --similar WORD prints a word's
-ten nearest neighbours; with --vectors PATH (any format) nothing is trained.
+ten nearest neighbours; with --vectors PATH (any format) nothing is trained,
+and --out converts the vectors to .npz.
+
+Pickled vectors (gensim's KeyedVectors.save, *.kv) are refused unless
+--trust-pickle is given: loading a pickle runs any code it holds, so pass it
+only for files you made yourself. The .npz files written here hold no pickle.
 """
 import argparse
 import time
@@ -32,12 +37,16 @@ def parse_args(argv):
     parser.add_argument("--workers", type=int, default=2,
                         help="training threads; 1 makes the vectors reproducible")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--out", help="where to save the vectors (default "
-                                      "data/embeddings/<corpus>-w2v-<dim>d.kv)")
+    parser.add_argument("--out", help="where to save the vectors as .npz (default "
+                                      "data/embeddings/<corpus>-w2v-<dim>d.npz; with "
+                                      "--vectors: no default, convert only if given)")
     parser.add_argument("--similar", nargs="+", default=[], metavar="WORD",
                         help="print the 10 nearest neighbours of each WORD")
     parser.add_argument("--vectors", metavar="PATH",
                         help="explore these vectors (any format) instead of training")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="let --vectors load a pickle (gensim KeyedVectors .kv); loading "
+                             "one runs any code it holds: only for files you made")
     return parser.parse_args(argv)
 
 
@@ -56,8 +65,8 @@ def train(args):
     vectors = train_word2vec(token_lists, dim=args.dim, window=args.window,
                              min_count=args.min_count, epochs=args.epochs, sg=not args.cbow,
                              workers=args.workers, seed=args.seed, progress=True)
-    out = Path(args.out or EMBEDDINGS_DIR / ("%s-w2v-%dd.kv" % (Path(args.corpus).stem,
-                                                               args.dim)))
+    out = Path(args.out or EMBEDDINGS_DIR / ("%s-w2v-%dd.npz" % (Path(args.corpus).stem,
+                                                                args.dim)))
     save_vectors(vectors, out)
     print("word2vec: %d words x %d dimensions in %.1f s -> %s" % (
         len(vectors), vectors.vector_size, time.time() - started, out))
@@ -84,9 +93,12 @@ def print_neighbours(vectors, words):
 def main(argv):
     args = parse_args(argv)
     if args.vectors:
-        from lasagne_seq2seq.data.embeddings import load_vectors
-        vectors = load_vectors(args.vectors)
+        from lasagne_seq2seq.data.embeddings import load_vectors, save_vectors
+        vectors = load_vectors(args.vectors, trust_pickle=args.trust_pickle)
         print("%s: %d words x %d dimensions" % (args.vectors, len(vectors), vectors.vector_size))
+        if args.out:
+            save_vectors(vectors, args.out)
+            print("saved as %s" % args.out)
     else:
         vectors = train(args)
     print_neighbours(vectors, args.similar)

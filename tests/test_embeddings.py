@@ -1,5 +1,6 @@
 """Word vectors: every format and error, the embedding matrix, word2vec."""
 import importlib.util
+import pickle
 import sys
 from pathlib import Path
 
@@ -30,10 +31,11 @@ WRITERS = {
     "word2vec-text": lambda kv, path: kv.save_word2vec_format(str(path)),
     "word2vec-binary": lambda kv, path: kv.save_word2vec_format(str(path), binary=True),
     "glove": lambda kv, path: kv.save_word2vec_format(str(path), write_header=False),
+    "npz": lambda kv, path: embeddings.save_vectors(kv, path),
     "keyedvectors": lambda kv, path: kv.save(str(path)),
 }
 EXTENSIONS = {"word2vec-text": ".txt", "word2vec-binary": ".bin", "glove": ".txt",
-              "keyedvectors": ".kv"}
+              "npz": ".npz", "keyedvectors": ".kv"}
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def test_every_format_loads_the_vectors_it_was_written_with(fmt, vectors, tmp_pa
     path = write_vectors(vectors, fmt, tmp_path / ("vectors" + EXTENSIONS[fmt]))
     assert detect_format(path) == fmt
     for given in ("auto", fmt):
-        loaded = load_vectors(path, given)
+        loaded = load_vectors(path, given, trust_pickle=True)
         assert loaded.index_to_key == WORDS
         np.testing.assert_allclose(loaded.vectors, vectors.vectors, rtol=1e-5, atol=1e-6)
 
@@ -133,10 +135,87 @@ def test_keyedvectors_without_their_array_file_name_it(vectors, tmp_path):
     path = tmp_path / "vectors.kv"
     vectors.save(str(path), sep_limit=0)        # gensim's default for large arrays
     sidecar = tmp_path / "vectors.kv.vectors.npy"
-    assert load_vectors(path).index_to_key == WORDS
+    assert load_vectors(path, trust_pickle=True).index_to_key == WORDS
     sidecar.unlink()
-    message = one_line_error(load_vectors, path)
+    message = one_line_error(load_vectors, path, trust_pickle=True)
     assert str(path) in message and str(sidecar) in message and "missing" in message
+
+
+class _Payload(object):
+    """What a hostile vectors file holds: unpickling it creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def hostile_pickle(tmp_path, name="glove_vectors.txt"):
+    """A pickle named like text vectors; ``marker`` appears if it is ever unpickled."""
+    marker = tmp_path / "payload-ran"
+    path = tmp_path / name
+    path.write_bytes(pickle.dumps(_Payload(marker), protocol=2))
+    return path, marker
+
+
+def test_a_pickle_is_refused_whatever_its_name_and_format(tmp_path):
+    path, marker = hostile_pickle(tmp_path)
+    assert detect_format(path) == "keyedvectors"
+    for fmt in ("auto", "keyedvectors"):
+        message = one_line_error(load_vectors, path, fmt)
+        assert str(path) in message and "--trust-pickle" in message
+    message = one_line_error(resolve_embeddings, str(path), make_vocab(["hello"]))
+    assert str(path) in message and "--trust-pickle" in message
+    assert not marker.exists()
+
+
+def test_word2vec_script_refuses_a_pickle_and_converts_a_trusted_one(vectors, tmp_path, capsys):
+    path, marker = hostile_pickle(tmp_path)
+    script = load_script("word2vec")
+    assert "--trust-pickle" in one_line_error(script.main, ["--vectors", str(path)])
+    assert not marker.exists()
+    with pytest.raises(SystemExit):
+        script.parse_args(["--help"])
+    assert "--trust-pickle" in capsys.readouterr().out
+    kv = write_vectors(vectors, "keyedvectors", tmp_path / "mine.kv")
+    converted = tmp_path / "mine.npz"
+    assert script.main(["--vectors", str(kv), "--trust-pickle", "--out", str(converted)]) == 0
+    assert detect_format(converted) == "npz"
+    assert load_vectors(converted).index_to_key == WORDS
+
+
+def test_saved_vectors_and_the_word2vec_cache_hold_no_pickle(vectors, tmp_path):
+    path = tmp_path / "saved.npz"
+    embeddings.save_vectors(vectors, path)
+    with np.load(path, allow_pickle=False) as archive:      # raises on any pickled array
+        np.testing.assert_array_equal(archive["vectors"], vectors.vectors)
+    token_lists = [["the", "cat", "sat"], ["the", "dog", "ran"]] * 5
+    resolve_embeddings("word2vec", Vocabulary.build(token_lists), token_lists, dim=8,
+                       cache_dir=tmp_path / "cache", progress=False)
+    cached, = (tmp_path / "cache").iterdir()
+    assert not cached.read_bytes().startswith(b"\x80") and detect_format(cached) == "npz"
+
+
+def test_a_broken_npz_is_a_one_line_error(tmp_path):
+    path = tmp_path / "vectors.npz"
+    np.savez(str(path), vectors=np.zeros((2, 3)), words=np.frombuffer(b'["a"]', np.uint8))
+    assert str(path) in one_line_error(load_vectors, path)
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    assert str(path) in one_line_error(load_vectors, path)
+
+
+def test_train_refuses_pickled_embeddings(tmp_path):
+    from lasagne_seq2seq.train.run import train_run
+    path, marker = hostile_pickle(tmp_path)
+    corpus = write_text(tmp_path / "talk.tsv", "hello world\tcat dog\n" * 20)
+    train = load_script("train")
+    config = train.build_config(train.parse_args(
+        ["--corpus", str(corpus), "--format", "tsv", "--embedding-size", "8",
+         "--embeddings", str(path)]))
+    message = one_line_error(train_run, config, str(tmp_path / "run"), progress_bar=False,
+                             log=lambda line: None)
+    assert str(path) in message and "--trust-pickle" in message and not marker.exists()
 
 
 def make_vocab(tokens, counts=None):
@@ -270,7 +349,7 @@ def test_resolve_embeddings_trains_word2vec_once_and_reuses_it(tmp_path, capsys)
     first, report = resolve_embeddings("word2vec", vocab, token_lists, dim=16,
                                        cache_dir=tmp_path, progress=False)
     assert "epoch" not in capsys.readouterr().err      # bin/train.py --no-progress
-    cached = list(tmp_path.glob("*.kv"))
+    cached = list(tmp_path.glob("*.npz"))
     assert len(cached) == 1 and first.shape == (len(vocab), 16)
     # Every corpus word and the start and end tokens have trained vectors.
     assert report.covered_types == len(vocab) - 2     # <pad>, <unk>
@@ -283,7 +362,7 @@ def test_resolve_embeddings_trains_word2vec_once_and_reuses_it(tmp_path, capsys)
     assert "cached" in again.source and "trained" not in again.source
     assert cached[0].stat().st_mtime_ns == stamp
     resolve_embeddings("word2vec", vocab, token_lists, dim=8, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.kv"))) == 2
+    assert len(list(tmp_path.glob("*.npz"))) == 2
 
 
 @pytest.fixture(scope="module")
@@ -332,7 +411,7 @@ def load_script(name, folder=BIN):
 def test_word2vec_script_trains_saves_and_explores(tmp_path, capsys):
     corpus = write_text(tmp_path / "talk.txt",
                         "hi there\nhello you\n\nhow are you\nfine thanks\n\n" * 30)
-    out = tmp_path / "talk.kv"
+    out = tmp_path / "talk.npz"
     script = load_script("word2vec")
     assert script.main(["--corpus", str(corpus), "--dim", "8", "--workers", "1",
                         "--out", str(out), "--similar", "hello"]) == 0

