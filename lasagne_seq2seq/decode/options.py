@@ -71,6 +71,9 @@ class DecodeOptions:
         MMI-bidi: rerank the candidates by ``score + mmi_bidi_lambda * log p(S|T)``.
     average_states : float
         Feed the decoder ``(1 - a) * last state + a * mean of its states so far``.
+    allow_unk : bool
+        Let replies hold ``<unk>``; by default its score is ``-inf`` at every
+        step of every strategy (a reply saying "unknown word" reads as noise).
 
     Examples
     --------
@@ -104,6 +107,7 @@ class DecodeOptions:
                                      "(needs --backward)")
     average_states: float = setting(0.0, "feed the decoder (1 - A) * last state + A * mean "
                                     "state (seed 002; 0: off)", metavar="A")
+    allow_unk: bool = setting(False, "let replies hold <unk> (by default it is never chosen)")
 
     def validate(self, has_lm=False, has_backward=False):
         """Raise :class:`Seq2SeqError` naming the flag of the first invalid setting.
@@ -176,7 +180,7 @@ class DecodeOptions:
         ...
         lasagne_seq2seq.errors.Seq2SeqError: unknown decoding option beams: known are strategy, \
 beam, nbest, alpha, max_len, block_ngram, temperature, top_k, top_p, seed, antilm_lambda, \
-antilm_gamma, mmi_bidi_lambda, average_states
+antilm_gamma, mmi_bidi_lambda, average_states, allow_unk
         """
         if not isinstance(values, dict):
             raise Seq2SeqError("decoding options must be a JSON object, got %s"
@@ -190,7 +194,8 @@ antilm_gamma, mmi_bidi_lambda, average_states
             allowed = typing.get_args(fields[name]) or (fields[name],)  # Optional[int]: int, None
             if float in allowed:
                 allowed += (int,)
-            if isinstance(value, bool) or not isinstance(value, allowed):
+            # JSON true is an int to Python: only a bool setting takes it.
+            if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
                 raise Seq2SeqError("decoding option %s must be %s, got %r" % (
                     name, " or ".join("null" if t is type(None) else t.__name__ for t in allowed),
                     value))

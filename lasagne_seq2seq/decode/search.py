@@ -86,7 +86,9 @@ class Hypotheses(object):
             The model's ``log p(next token)``.
         scores : float64 (rows, vocab)
             The search scores: ``log_probs``, minus the anti-LM term during
-            the first ``antilm_gamma`` steps, with blocked tokens at -inf.
+            the first ``antilm_gamma`` steps, with blocked tokens (and
+            ``<unk>``, unless ``allow_unk``) at -inf. Every strategy chooses
+            from these, so no strategy can emit a masked token.
         """
         options, t = self.options, self.history.shape[1]
         state, *extras = self.arrays
@@ -102,6 +104,8 @@ class Hypotheses(object):
             lm_state, *lm_extras = self.lm_arrays
             lm_log_probs, self.lm_arrays[0] = self.lm.step_fn(previous, lm_state, *lm_extras)[:2]
             scores -= options.antilm_lambda * lm_log_probs
+        if not options.allow_unk:
+            scores[:, self.main.vocab.unk_id] = -np.inf
         if options.block_ngram:
             for row, ids in enumerate(self.history):
                 scores[row, repeated_ngram_tokens(list(ids), options.block_ngram)] = -np.inf
