@@ -2,6 +2,7 @@
 learned to reverse phrases, refuses every bad request with a 400 and keeps
 serving, batches concurrent requests without mixing them up, and the chat
 keeps or forgets the conversation."""
+import contextlib
 import io
 import json
 import random
@@ -21,10 +22,11 @@ import pytest
 
 from lasagne_seq2seq.config import RunConfig
 from lasagne_seq2seq.decode.options import DecodeOptions
-from lasagne_seq2seq.decode.decoder import Decoder
+from lasagne_seq2seq.decode.decoder import Decoder, Reply
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.serve.export import export_model, load_exported
-from lasagne_seq2seq.serve.http import BatchingDecoder, ServingLimits, make_server, parse_request
+from lasagne_seq2seq.serve.http import (BatchingDecoder, ServingLimits, make_server,
+                                        parse_request)
 from lasagne_seq2seq.serve.chat import run_chat
 from lasagne_seq2seq.train.run import train_run
 
@@ -83,16 +85,22 @@ def server(model):
     batcher.close()
 
 
-def request(url, body=None, method=None):
-    """``(status, parsed JSON)`` of a request; ``body`` is bytes or a JSON value."""
+def call(url, body=None, method=None, headers=None):
+    """``(status, headers, parsed JSON)`` of a request; ``body`` is bytes or a JSON value."""
     if body is not None and not isinstance(body, bytes):
         body = json.dumps(body).encode("utf-8")
-    req = urllib.request.Request(url, data=body, method=method)
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=60) as response:
-            return response.status, json.loads(response.read())
+            return response.status, response.headers, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, error.headers, json.loads(error.read())
+
+
+def request(url, body=None, method=None, headers=None):
+    """``(status, parsed JSON)`` of a request (see :func:`call`)."""
+    status, _, value = call(url, body, method, headers)
+    return status, value
 
 
 def test_health(server):
@@ -156,10 +164,10 @@ def test_bad_requests_get_a_one_line_400_and_the_server_keeps_serving(server, bo
     assert status == 200 and answer["reply"] == "f e d"
 
 
-def raw_request(url, data):
-    """Send raw bytes to the server; the status line and body of its answer."""
+def raw_exchange(url, data, timeout=60):
+    """Send raw bytes to the server; its answer's status line, headers (lowercase) and body."""
     host, port = url.split("//")[1].split(":")
-    with socket.create_connection((host, int(port)), timeout=60) as connection:
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
         connection.sendall(data)
         answer = b""
         while True:
@@ -168,15 +176,25 @@ def raw_request(url, data):
                 break
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0].decode(), json.loads(body)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return lines[0], headers, json.loads(body)
+
+
+def raw_request(url, data, timeout=60):
+    """Send raw bytes to the server; the status line and body of its answer."""
+    status, _, body = raw_exchange(url, data, timeout)
+    return status, body
 
 
 def test_oversized_body_missing_length_and_chunked_bodies(server):
     status, answer = request(server[0] + "/reply", b'{"text": "' + b"a" * 10 ** 6 + b'"}')
-    assert status == 400 and "bytes; this server takes at most" in answer["error"]
+    assert status == 413 and "bytes; this server takes at most" in answer["error"]
     status, answer = raw_request(server[0], b"POST /reply HTTP/1.0\r\n\r\n")
     assert " 400 " in status and "Content-Length header" in answer["error"]
-    chunked = b'POST /reply HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
+    # HTTP/1.1 requires a Host header (h11 refuses a request without one).
+    chunked = (b'POST /reply HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n'
+               b'Connection: close\r\n\r\n')
     body = b'6\r\n{"text\r\n9\r\n": "a b c\r\n2\r\n"}\r\n0\r\n\r\n'  # {"text": "a b c"}
     status, answer = raw_request(server[0], chunked + body)
     assert " 200 " in status and answer["reply"] == "c b a"
@@ -184,8 +202,190 @@ def test_oversized_body_missing_length_and_chunked_bodies(server):
     assert " 400 " in status and "malformed" in answer["error"]
 
 
+def test_no_chunk_size_or_encoding_gets_past_the_body_limit(server):
+    chunked = (b'POST /reply HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n'
+               b'\r\n')
+    # Once read until the client closed: the server must answer without the rest.
+    status, headers, answer = raw_exchange(server[0], chunked + b"-1\r\n" + b"a" * 40000,
+                                           timeout=10)
+    assert " 400 " in status and "malformed" in answer["error"]
+    assert headers["content-type"].startswith("application/json")
+    over = LIMITS.max_body_bytes + 1
+    body = b"".join(b"%x\r\n%s\r\n" % (size, b"a" * size) for size in (over // 2, over - over // 2))
+    status, answer = raw_request(server[0], chunked + body + b"0\r\n\r\n", timeout=10)
+    assert " 413 " in status and "this server takes at most %d" % LIMITS.max_body_bytes in \
+        answer["error"]
+    # A Content-Length far over the limit is refused before its body is read.
+    head = b"POST /reply HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999\r\n\r\n"
+    status, answer = raw_request(server[0], head, timeout=10)
+    assert " 413 " in status and "99999999 bytes" in answer["error"]
+
+
+@contextlib.contextmanager
+def serving(batcher, limits=LIMITS, **options):
+    """A server of ``batcher`` on a free loopback port, in a thread; yields its URL."""
+    options.setdefault("log", lambda line: None)
+    http = make_server(batcher, limits, "127.0.0.1", 0, name="fake", **options)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%d" % http.server_address[1]
+    finally:
+        http.shutdown()
+        http.server_close()
+
+
+class Echo(object):
+    """A decoder whose reply is the question in capitals."""
+
+    def decode(self, questions, options):
+        return [[Reply([q.upper()], q.upper(), -1.0, -1.0)] for q in questions]
+
+
+@pytest.fixture
+def fake_batcher():
+    """A batcher of an :class:`Echo` decoder."""
+    batcher = BatchingDecoder(Echo(), window=0.001)
+    yield batcher
+    batcher.close()
+
+
+def test_control_bytes_in_the_path_are_escaped_in_the_log(fake_batcher):
+    lines = []
+    with serving(fake_batcher, log=lines.append) as url:
+        port = int(url.rsplit(":", 1)[1])
+        for target in (b"/\x1b[2J\x1b[31mred\rfake", b"/%1b[2Jred%0d%0a127.0.0.1%20fake%e2%80%a8"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                connection.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                   b"Connection: close\r\n\r\n" % target)
+                while connection.recv(65536):  # the answer, whatever it is
+                    pass
+    assert not [line for line in lines if any(ord(c) < 32 or ord(c) >= 127 for c in line)]
+    assert any("\\x1b[2Jred\\r\\n127.0.0.1 fake\\u2028" in line for line in lines), lines
+
+
+def test_error_pages_are_json_without_a_version_banner(fake_batcher):
+    with serving(fake_batcher) as url:
+        for data, code in [(b"GARBAGE\r\n\r\n", 400),
+                           (b"PUT /reply HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                            b"Connection: close\r\n\r\n", 405),
+                           (b"GET /reply HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                            b"\r\n", 405),
+                           (b"DELETE /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                            b"\r\n", 404)]:
+            status, headers, answer = raw_exchange(url, data, timeout=10)
+            assert " %d " % code in status and "\n" not in answer["error"], (data, answer)
+            assert headers["content-type"] == "application/json; charset=utf-8"
+            assert "server" not in headers
+
+
+def test_loopback_answers_loopback_host_names_only(fake_batcher):
+    with serving(fake_batcher) as url:
+        port = url.rsplit(":", 1)[1]
+        for host in ("localhost:" + port, "127.0.0.1:" + port, "127.9.9.9", "[::1]:" + port,
+                     "LOCALHOST"):
+            status, answer = request(url + "/reply", {"text": "hi"}, headers={"Host": host})
+            assert status == 200 and answer["reply"] == "HI", host
+        for host in ("evil.example", "evil.example:" + port, "localhost:1", "localhost.evil",
+                     "127.0.0.1.evil.example:" + port, "[::2]:" + port):
+            for path, body in (("/reply", {"text": "hi"}), ("/health", None)):
+                status, answer = request(url + path, body, headers={"Host": host})
+                assert status == 403 and "DNS rebinding" in answer["error"], host
+    assert fake_batcher.requests == 5
+
+
+def test_foreign_origins_are_refused_unless_allowed(fake_batcher):
+    simple = {"Content-Type": "text/plain", "Origin": "http://evil.example"}
+    with serving(fake_batcher) as url:
+        status, answer = request(url + "/reply", b'{"text": "hi"}', headers=simple)
+        assert status == 403 and "--allow-origin http://evil.example" in answer["error"]
+        status, headers, _ = call(url + "/reply", {"text": "hi"})
+        assert status == 200 and "access-control-allow-origin" not in headers
+    assert fake_batcher.requests == 1
+    with serving(fake_batcher, allow_origins=["https://app.example"]) as url:
+        status, headers, answer = call(url + "/reply", {"text": "hi"},
+                                       headers={"Origin": "https://app.example"})
+        assert status == 200 and headers["access-control-allow-origin"] == "https://app.example"
+        status, headers, _ = call(url + "/reply", method="OPTIONS",
+                                  headers={"Origin": "https://app.example",
+                                           "Access-Control-Request-Method": "POST"})
+        assert status == 204 and "POST" in headers["access-control-allow-methods"]
+        assert request(url + "/reply", {"text": "hi"}, headers=simple)[0] == 403
+
+
+def test_a_token_is_required_off_loopback_and_checked(fake_batcher, monkeypatch):
+    with pytest.raises(Seq2SeqError, match="--token"):
+        make_server(fake_batcher, LIMITS, "0.0.0.0", 0)
+    with serving(fake_batcher, token="s3cret") as url:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"},
+                        {"Authorization": "Basic s3cret"}):
+            status, got, answer = call(url + "/health", headers=headers)
+            assert status == 401 and got["www-authenticate"] == "Bearer", headers
+            assert "Authorization: Bearer" in answer["error"]
+        assert request(url + "/reply", {"text": "hi"},
+                       headers={"Authorization": "Bearer s3cret"})[0] == 200
+    monkeypatch.setenv("LASAGNE_SEQ2SEQ_TOKEN", "from-env")
+    serve = runpy.run_path(str(ROOT / "bin" / "serve.py"))
+    assert serve["parse_args"](["model.npz", "--host", "0.0.0.0"]).token == "from-env"
+    assert serve["parse_args"](["model.npz", "--token", "flag"]).token == "flag"
+
+
+class Slow(Echo):
+    """An :class:`Echo` that takes ``seconds`` per batch and records what it decoded."""
+
+    def __init__(self, seconds):
+        self.seconds, self.decoded = seconds, []
+
+    def decode(self, questions, options):
+        time.sleep(self.seconds)
+        self.decoded += questions
+        return super().decode(questions, options)
+
+
+def test_each_request_has_a_deadline():
+    slow = Slow(0.8)
+    batcher = BatchingDecoder(slow, window=0, max_batch=1)
+    limits = ServingLimits(timeout=0.5)
+    with serving(batcher, limits) as url:
+        results = [None] * 3
+
+        def client(i):
+            results[i] = request(url + "/reply", {"text": "q%d" % i})
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(status for status, _ in results) == [503] * 3
+        assert all("no reply within 0.5 s" in answer["error"] for _, answer in results)
+        # A body that stops arriving is given up at the deadline too.
+        started = time.monotonic()
+        status, answer = raw_request(url, b"POST /reply HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                          b"Content-Length: 50\r\n\r\n{", timeout=10)
+        assert " 408 " in status and time.monotonic() - started < 5
+    batcher.close()
+    # The worker skipped the questions whose requests had given up.
+    assert len(slow.decoded) < 3
+
+
+def test_connections_beyond_the_limit_get_a_json_503(fake_batcher):
+    with serving(fake_batcher, max_connections=2) as url:
+        port = int(url.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        try:
+            time.sleep(0.2)  # both accepted
+            status, answer = raw_request(url, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                              b"\r\n", timeout=10)
+            assert " 503 " in status and "2 connections" in answer["error"]
+        finally:
+            for connection in idle:
+                connection.close()
+        time.sleep(0.2)
+        assert request(url + "/health")[0] == 200
+
+
 @pytest.mark.parametrize("method, path, status", [
-    ("GET", "/", 404), ("GET", "/nope", 404), ("POST", "/health", 404),
+    ("GET", "/", 404), ("GET", "/nope", 404), ("POST", "/health", 405),
     ("POST", "/reply/extra", 404), ("GET", "/reply", 405),
 ])
 def test_other_paths(server, method, path, status):
