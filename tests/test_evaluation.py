@@ -36,12 +36,12 @@ def test_distinct_n_counts_distinct_ngrams_over_all_replies():
         distinct_n(replies, 0)
 
 
-def test_bleu_is_one_for_exact_replies_and_orders_partial_matches():
+def test_bleu_is_100_for_exact_replies_and_orders_partial_matches():
     references = [["the", "cat", "sat", "on", "the", "mat"], ["how", "are", "you", "today"]]
-    assert corpus_bleu(references, references) == pytest.approx(1.0)
+    assert corpus_bleu(references, references) == pytest.approx(100.0)
     close = [["the", "cat", "sat", "on", "a", "mat"], ["how", "are", "you", "now"]]
     far = [["a", "dog", "sat", "here"], ["who", "are", "they"]]
-    assert 0.0 < corpus_bleu(references, far) < corpus_bleu(references, close) < 1.0
+    assert 0.0 < corpus_bleu(references, far) < corpus_bleu(references, close) < 100.0
     assert corpus_bleu(references, [[], []]) == 0.0
     with pytest.raises(ValueError):
         corpus_bleu(references, close[:1])
@@ -57,9 +57,9 @@ def test_bleu_smoothing_grades_replies_without_a_4gram_match():
 
 def test_bleu_orders_stop_at_the_longest_reference():
     references = [["a", "b", "c"], ["d", "e", "f"]]
-    assert corpus_bleu(references, references) == pytest.approx(1.0)
-    assert corpus_bleu(references, references, max_order=2) == pytest.approx(1.0)
-    assert corpus_bleu(references, [["a", "b", "x"], ["d", "e", "f"]]) < 1.0
+    assert corpus_bleu(references, references) == pytest.approx(100.0)
+    assert corpus_bleu(references, references, max_order=2) == pytest.approx(100.0)
+    assert corpus_bleu(references, [["a", "b", "x"], ["d", "e", "f"]]) < 100.0
 
 
 def test_length_and_most_frequent_reply():
@@ -92,7 +92,7 @@ def test_bleu_near_one_for_a_model_that_learned_reversal_and_low_untrained(runs)
     learned = evaluate_run(runs["trained"], pairs=TOY_TEST, fmt="plain")
     untrained = evaluate_run(runs["untrained"], pairs=TOY_TEST, fmt="plain")
     assert learned["pairs"] == untrained["pairs"] == 50
-    assert learned["bleu"] > 0.9 and untrained["bleu"] < 0.2
+    assert learned["bleu"] > 90 and untrained["bleu"] < 20  # sacreBLEU's 0-100 scale
     assert learned["perplexity"] < 2.0 < untrained["perplexity"]
     # Reversed 3-word phrases: replies as long and as varied as the references.
     assert abs(learned["mean_length"] - learned["reference_mean_length"]) < 0.2
@@ -112,7 +112,7 @@ def test_held_out_split_is_rebuilt_with_the_runs_vocabulary_and_seed(runs):
     results = evaluate_run(runs["trained"], max_pairs=None)
     assert results["pairs"] == len(dataset.test) > 0
     assert results["target_tokens"] == sum(len(reply) + 1 for reply in dataset.test.tgt)  # + EOS
-    assert results["bleu"] > 0.8
+    assert results["bleu"] > 80
 
 
 @needs_toy
@@ -122,10 +122,10 @@ def test_held_out_split_is_rebuilt_with_the_runs_vocabulary_and_seed(runs):
 ])
 def test_every_strategy_decodes_the_learned_reversal(runs, options):
     # All 50 held-out pairs: over the first 20 (which hold both questions with
-    # a word unseen in training) even greedy scores only 0.82, and sampling
-    # 0.72-0.85 across seeds; over all 50 sampling scores 0.87-0.93.
+    # a word unseen in training) even greedy scores only 82, and sampling
+    # 72-85 across seeds; over all 50 sampling scores 87-93.
     results = evaluate_run(runs["trained"], pairs=TOY_TEST, fmt="plain", options=options)
-    assert results["pairs"] == 50 and results["bleu"] > 0.8
+    assert results["pairs"] == 50 and results["bleu"] > 80
     assert results["options"]["strategy"] == options.strategy
 
 
@@ -209,7 +209,7 @@ def test_a_multiturn_model_is_evaluated_carrying_its_state(multiturn_run):
     # The previous word is a 1-in-12 guess without the state.
     assert carried["perplexity"] == pytest.approx(validation, abs=0.15)
     assert carried["perplexity"] < 1.25 and zeros["perplexity"] > 1.6
-    assert carried["bleu"] > 0.9 > zeros["bleu"] + 0.2
+    assert carried["bleu"] > 90 > zeros["bleu"] + 20
     assert "carried through each of %d conversations" % carried["conversations"] \
         in format_table(carried)
     assert "zeros at every exchange" in format_table(zeros)

@@ -97,3 +97,47 @@ def test_server_and_chat_replies_hold_no_unk(decoder):
     out = io.StringIO()
     run_chat(decoder.start_conversation(), DecodeOptions(), io.StringIO("hi zebra\n/quit\n"), out)
     assert "bot> " in out.getvalue() and UNK not in out.getvalue().split("bot> ")[1]
+
+
+def random_replies(rng, count, words, longest):
+    return [[words[k] for k in rng.randint(0, len(words), rng.randint(1, longest + 1))]
+            for _ in range(count)]
+
+
+@pytest.mark.parametrize("longest", [3, 12])
+def test_corpus_bleu_is_sacrebleu_on_the_same_tokens(longest):
+    sacrebleu = pytest.importorskip("sacrebleu")
+    from lasagne_seq2seq.evaluation.metrics import corpus_bleu
+    rng = np.random.RandomState(longest)
+    words = ["w%d" % k for k in range(12)]
+    for trial in range(5):
+        references = random_replies(rng, 200, words, longest)
+        hypotheses = random_replies(rng, 200, words, longest)
+        # Some replies copy their reference: higher orders match too.
+        hypotheses[::7] = references[::7]
+        # The references reach 4-grams when longest is 12; BLEU-3 otherwise.
+        bleu = sacrebleu.BLEU(tokenize="none", max_ngram_order=min(longest, 4))
+        expected = bleu.corpus_score([" ".join(h) for h in hypotheses],
+                                     [[" ".join(r) for r in references]]).score
+        assert abs(corpus_bleu(references, hypotheses) - expected) < 1e-3, trial
+
+
+def test_unk_in_a_reply_never_matches_a_reference():
+    sacrebleu = pytest.importorskip("sacrebleu")
+    from lasagne_seq2seq.evaluation.metrics import corpus_bleu, reply_metrics
+    references = [["i", "saw", "a", UNK, "in", "the", "park"], ["what", "a", UNK, "day", "!"]]
+    hypotheses = [["i", "saw", "a", UNK, "in", "the", "park"], ["what", "a", UNK, "day", "."]]
+    # sacreBLEU with every reply <unk> made a word no reference holds.
+    unmatched = [" ".join("\x01" if t == UNK else t for t in h) for h in hypotheses]
+    expected = sacrebleu.corpus_bleu(unmatched, [[" ".join(r) for r in references]],
+                                     tokenize="none").score
+    assert abs(corpus_bleu(references, hypotheses) - expected) < 1e-3
+    assert corpus_bleu(references, hypotheses) < 60.0
+    assert corpus_bleu(references[:1], references[:1]) < 100.0
+    assert reply_metrics(references, hypotheses)["bleu"] == corpus_bleu(references, hypotheses)
+
+
+def test_bleu_names_its_scale_where_it_is_printed():
+    from lasagne_seq2seq.evaluation.evaluate import format_table
+    line = next(l for l in format_table({"bleu": 12.5}).splitlines() if "BLEU" in l)
+    assert "0-100" in line and "12.50" in line

@@ -20,7 +20,7 @@ DEFAULT_MAX_PAIRS = 1000
 TABLE_ROWS = (
     ("pairs", "pairs evaluated", "%d"),
     ("perplexity", "perplexity per token", "%.2f"),
-    ("bleu", "BLEU (smoothed, n<=4)", "%.4f"),
+    ("bleu", "BLEU (sacreBLEU, 0-100)", "%.2f"),
     ("distinct_1", "distinct-1", "%.4f"),
     ("distinct_2", "distinct-2", "%.4f"),
     ("mean_length", "mean reply length", "%.2f"),
@@ -96,6 +96,7 @@ def perplexity_of(net, pairs, batch_size=64, reverse_source=True, carry_state=Fa
     """
     import theano
     import theano.tensor as T
+    from lasagne_seq2seq.backend.modes import compile_mode
     from lasagne_seq2seq.data.batches import iterate_batches
     from lasagne_seq2seq.train.multiturn import carry, conversation_batches
     from lasagne_seq2seq.train.trainer import perplexity
@@ -109,7 +110,8 @@ def perplexity_of(net, pairs, batch_size=64, reverse_source=True, carry_state=Fa
     else:
         inputs, outputs = list(batch), [net.loss(*batch, deterministic=True), batch[4].sum()]
         batches = iterate_batches(pairs, batch_size, reverse_source=reverse_source)
-    loss_fn = theano.function(inputs, outputs, name="evaluate_loss", on_unused_input="ignore")
+    loss_fn = theano.function(inputs, outputs, name="evaluate_loss", on_unused_input="ignore",
+                              mode=compile_mode())
     loss_sum = num_tokens = 0.0
     memory = None
     for b in batches:
@@ -286,9 +288,9 @@ def format_table(results):
 
     Examples
     --------
-    >>> print(format_table({"pairs": 2, "bleu": 0.5, "top_reply": "yes"}))
+    >>> print(format_table({"pairs": 2, "bleu": 12.5, "top_reply": "yes"}))
     pairs evaluated             2
-    BLEU (smoothed, n<=4)       0.5000
+    BLEU (sacreBLEU, 0-100)     12.50
     most frequent reply         yes
     >>> print(format_table({"pairs": 9, "carried_state": True, "conversations": 3}))
     pairs evaluated             9

@@ -1,13 +1,17 @@
-"""Reply metrics, pure NumPy/nltk over token lists (no Theano, no network).
+"""Reply metrics, pure Python over token lists (no Theano, no network).
 
 - :func:`distinct_n`: distinct n-grams / all n-grams over all replies
   (Li et al. 2016); low values mean dull, repetitive replies.
-- :func:`corpus_bleu`: corpus BLEU (up to 4-grams) against one reference per reply, with
-  nltk's smoothing so short replies without a 4-gram match do not score 0.
+- :func:`corpus_bleu`: corpus BLEU (up to 4-grams) against one reference per reply, on
+  sacreBLEU's 0-100 scale and with its default (``exp``) smoothing; ``<unk>`` never matches.
 - :func:`mean_length`, :func:`top_reply_share`: the "I don't know" detector:
   a model that gives the same short reply to everything has a large share.
 """
+import math
 from collections import Counter
+
+#: sacreBLEU's ``log(0)``: an n-gram order the replies never reach.
+_SACREBLEU_LOG_ZERO = -9999999999
 
 
 def ngrams(tokens, n):
@@ -63,14 +67,21 @@ def distinct_n(token_lists, n):
 
 
 def corpus_bleu(references, hypotheses, max_order=4):
-    """Corpus BLEU of replies against one reference reply each.
+    """Corpus BLEU of replies against one reference reply each, on sacreBLEU's 0-100 scale.
 
-    Uses nltk's ``corpus_bleu`` with smoothing method 1 (Chen & Cherry
-    2014: an epsilon count for n-gram orders without a match), so that short
-    replies, which often have no 4-gram match at all, still get a graded
-    score. N-gram orders go up to ``max_order`` or the longest reference's
-    length, whichever is smaller: in a corpus of 3-word replies no reply has a
-    4-gram, and BLEU-4 would cap even exact replies at 0.47.
+    The algorithm of sacreBLEU's ``corpus_bleu`` (Post 2018) on tokens as
+    given (its ``tokenize='none'``), with its default ``exp`` smoothing
+    (Chen & Cherry 2014 method 3, as mteval-v13a: the k-th n-gram order
+    without a match counts ``1 / 2**k`` matches). N-gram orders go up to
+    ``max_order`` or the longest reference's length, whichever is smaller
+    (sacreBLEU's ``max_ngram_order``): in a corpus of 3-word replies no reply
+    has a 4-gram, and BLEU-4 would score even exact replies 0. On chat
+    corpora (references of 4 tokens and more) it is sacreBLEU's default
+    BLEU-4; ``tests/test_unk.py`` checks it against sacreBLEU within 1e-3.
+
+    A reply token that is or holds ``<unk>`` never matches: a model that
+    answers ``<unk>`` to a reference whose rare word the vocabulary also
+    reads as ``<unk>`` did not say that word.
 
     Parameters
     ----------
@@ -85,26 +96,55 @@ def corpus_bleu(references, hypotheses, max_order=4):
     Returns
     -------
     float
-        In [0, 1]; 0.0 when every hypothesis is empty.
+        In [0, 100]; 0.0 when no reply n-gram matches.
 
     Examples
     --------
-    >>> corpus_bleu([["a", "b", "c", "d"]], [["a", "b", "c", "d"]])
-    1.0
-    >>> corpus_bleu([["a", "b", "c", "d"]], [["x", "y"]]) < 0.01
+    >>> round(corpus_bleu([["a", "b", "c", "d"]], [["a", "b", "c", "d"]]), 6)
+    100.0
+    >>> reference = [["a", "b", "c", "<unk>"]]
+    >>> corpus_bleu(reference, [["a", "b", "c", "<unk>"]]) == \
+    ...     corpus_bleu(reference, [["a", "b", "c", "x"]])
     True
-    >>> corpus_bleu([["a", "b", "c"]], [["a", "b", "c"]])  # BLEU-3: no reference has a 4-gram
-    1.0
+    >>> corpus_bleu([["<unk>"]], [["<unk>"]])
+    0.0
+    >>> round(corpus_bleu([["a", "b", "c"]], [["a", "b", "c"]]), 6)  # BLEU-3: no reference has a 4-gram
+    100.0
     """
-    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu as nltk_corpus_bleu
+    from lasagne_seq2seq.data.vocab import UNK
     if len(references) != len(hypotheses):
         raise ValueError("%d references for %d hypotheses" % (len(references), len(hypotheses)))
-    if not any(len(h) for h in hypotheses):
+    if not references:
         return 0.0
-    order = max(1, min(max_order, max(len(r) for r in references)))
-    return float(nltk_corpus_bleu([[list(r)] for r in references], [list(h) for h in hypotheses],
-                                  weights=(1.0 / order,) * order,
-                                  smoothing_function=SmoothingFunction().method1))
+    max_order = max(1, min(max_order, max(len(r) for r in references)))
+    correct, total = [0] * max_order, [0] * max_order
+    reply_length = reference_length = 0
+    for reference, hypothesis in zip(references, hypotheses):
+        reference, hypothesis = list(reference), list(hypothesis)
+        reply_length += len(hypothesis)
+        reference_length += len(reference)
+        for n in range(1, max_order + 1):
+            reference_counts = Counter(ngrams(reference, n))
+            grams = ngrams(hypothesis, n)
+            total[n - 1] += len(grams)
+            counts = Counter(gram for gram in grams if not any(UNK in token for token in gram))
+            correct[n - 1] += sum(min(count, reference_counts[gram])
+                                  for gram, count in counts.items())
+    if not any(correct):
+        return 0.0
+    log_precisions, smoothing = [], 1.0
+    for n in range(max_order):
+        if total[n] == 0:
+            log_precisions.append(_SACREBLEU_LOG_ZERO)
+        elif correct[n] == 0:
+            smoothing *= 2
+            log_precisions.append(math.log(100.0 / (smoothing * total[n])))
+        else:
+            log_precisions.append(math.log(100.0 * correct[n] / total[n]))
+    brevity = 1.0
+    if reply_length < reference_length:
+        brevity = math.exp(1 - reference_length / reply_length)
+    return brevity * math.exp(sum(log_precisions) / max_order)
 
 
 def mean_length(token_lists):
