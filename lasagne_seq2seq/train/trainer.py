@@ -297,13 +297,13 @@ class Trainer(object):
         from lasagne_seq2seq.rundir import RunDir
         source = RunDir(run_dir)
         vocab = source.load_vocab()
-        path, checkpoint = source.load_checkpoint("best", vocab)
         if vocab != self.dataset.vocab:
             raise Seq2SeqError(
                 "--init-encoder %s: its vocabulary (%s) differs from this run's (%s), so its "
                 "embeddings belong to other words: train the v1 run on the same corpus and "
                 "settings as this one (the data section of config.json, and --seed)"
                 % (run_dir, source.vocab, self.run.vocab))
+        path, checkpoint = source.load_checkpoint("best", vocab)
         self.net.set_param_values(checkpoint["params"], source=path, only=self.net.encoder_params)
         self.log("encoder initialised from %s (%d arrays)" % (path, len(self.net.encoder_params)))
 
