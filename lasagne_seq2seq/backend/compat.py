@@ -50,6 +50,33 @@ What it does, in order:
    and the graph rewrites recurse once per node along a path, and an unrolled
    bidirectional attention model of 15 steps (the default length) is deeper
    than Python's default 1,000 frames allow (``RecursionError``).
+8. Makes theano-pymc's JAX linker (``mode="JAX"``, the ``--backend jax`` of
+   :mod:`.modes`) work with the pinned jax 0.4.30 (``requirements-jax.txt``),
+   when ``theano.link.jax.jax_dispatch`` is imported (:func:`_patch_jax`):
+
+   * a whole graph becomes *one* jitted function that walks the nodes in
+     topological order (:func:`jax_graph_function`). theano-pymc composes one
+     function per output by recursing from it, which traces a value once per
+     path that reaches it (exponential in an unrolled recurrence) and jits
+     every output separately (the loss and each gradient recomputed);
+   * nodes whose inputs are all known while tracing (shapes and what is
+     computed from them) run their NumPy ``perform`` instead, so that
+     ``Alloc``, ``Reshape`` and slices get the concrete sizes XLA needs (the
+     job omnistaging, which JAX no longer lets one disable, used to do);
+   * ``IncSubtensor`` and friends use ``x.at[i].set/add`` (``jax.ops.index_update``
+     and ``index_add`` are gone);
+   * a reduction with a float64 accumulator over float32 (``Sum`` of the C
+     back end, whose loops accumulate in double) accumulates in its output
+     type: JAX keeps 64-bit types off unless ``jax_enable_x64``, which would
+     make every integer and default float of the process 64-bit and run
+     float64 on GPUs (many times slower); XLA reduces pairwise, so float32
+     sums stay within the tests' 1e-4 of the C back end;
+   * ``Op`` subclasses without a registered implementation get theirs from
+     their own ``jax_funcify()`` method: the package's fused ops carry their
+     JAX implementations beside their C code, and imports still point down;
+   * outputs come back as NumPy arrays, as from the C back end (callers
+     write into them); JAX's warnings about the 64-bit types Theano asks for
+     (``int64`` shapes and indices, which become ``int32``) are silenced.
 """
 import importlib.abc
 import importlib.util
@@ -359,44 +386,271 @@ class _MissingMklLibraryFilter(logging.Filter):
 
 
 class _PatchAfterImport(importlib.abc.Loader):
-    """Theano's own loader, followed by the patches that need Theano loaded."""
+    """A module's own loader, followed by the patches that need it loaded."""
 
-    def __init__(self, loader):
-        self.loader = loader
+    def __init__(self, loader, patch):
+        self.loader, self.patch = loader, patch
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
-        # Here rather than in install(): scripts turn this error into one line.
-        _check_gpu_backend(os.environ.get("THEANO_FLAGS", ""))
+        if module.__name__ == "theano":
+            # Here rather than in install(): scripts turn this error into one line.
+            _check_gpu_backend(os.environ.get("THEANO_FLAGS", ""))
         with warnings.catch_warnings():
             # theano-pymc warns about its own deprecated modules on import.
             warnings.simplefilter("ignore", DeprecationWarning)
             self.loader.exec_module(module)
-            _patch_theano()
+            self.patch()
 
     def __getattr__(self, name):  # get_data, is_package, ... for importlib.resources
         return getattr(self.loader, name)
 
 
 class _TheanoImportHook(importlib.abc.MetaPathFinder):
-    """Patches Theano right after its first import, from wherever it comes
-    (``import lasagne``, ``import theano`` or one of this package's modules)."""
+    """Patches a module right after its first import, from wherever it comes
+    (Theano itself: ``import lasagne``, ``import theano`` or one of this
+    package's modules; its JAX dispatch: the first ``mode="JAX"`` function)."""
+
+    def __init__(self, module="theano", patch=None):
+        self.module, self.patch = module, patch or _patch_theano
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != "theano":
+        if fullname != self.module:
             return None
         sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("theano")
+        spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
-            spec.loader = _PatchAfterImport(spec.loader)
+            spec.loader = _PatchAfterImport(spec.loader, self.patch)
         return spec
 
 
 def _patch_theano():
     _alias_lasagne_imports()
     _fix_openmp_pragma()
+    # The linker is loaded with Theano (jax is not): its thunks are ours, and
+    # the dispatch they use is patched when it is first imported.
+    from theano.link.jax.jax_linker import JAXLinker
+    JAXLinker.create_jax_thunks = _create_jax_thunks
+    if "theano.link.jax.jax_dispatch" in sys.modules:
+        _patch_jax()
+    else:
+        sys.meta_path.insert(0, _TheanoImportHook("theano.link.jax.jax_dispatch", _patch_jax))
+
+
+def jax_graph_function(fgraph):
+    """A JAX function computing every output of a Theano graph (item 8).
+
+    Parameters
+    ----------
+    fgraph : theano.graph.fg.FunctionGraph
+
+    Returns
+    -------
+    callable
+        ``f(*inputs) -> tuple`` of the outputs, in ``fgraph.outputs`` order;
+        traceable by ``jax.jit`` and ``lax.scan``.
+    """
+    import jax
+    import numpy as np
+    from theano.graph.basic import Constant, NoParams
+    from theano.graph.utils import MethodNotDefined
+    from theano.link.jax.jax_dispatch import jax_funcify
+    nodes = fgraph.toposort()
+    implementations = [jax_funcify(node.op) for node in nodes]
+
+    def concrete(value, variable):
+        dtype = getattr(variable.type, "dtype", None)
+        return value if dtype is None or value is None else np.asarray(value, dtype=dtype)
+
+    def run(node, implementation, values):
+        if not any(isinstance(value, jax.core.Tracer) for value in values):
+            storage = [[None] for _ in node.outputs]
+            params = node.run_params()
+            try:
+                node.op.perform(node, [concrete(v, i) for v, i in zip(values, node.inputs)],
+                                storage, *(() if params is NoParams else (params,)))
+                return [cell[0] for cell in storage]
+            except (NotImplementedError, MethodNotDefined):
+                pass  # a C-only op: JAX computes it
+        if isinstance(implementation, (list, tuple)):
+            return [function(*values) for function in implementation]
+        result = implementation(*values)
+        return [result] if len(node.outputs) == 1 else list(result)
+
+    def graph_function(*inputs):
+        env = dict(zip(fgraph.inputs, inputs))
+
+        def value_of(variable):
+            if variable in env:
+                return env[variable]
+            if isinstance(variable, Constant):
+                return variable.data
+            raise KeyError(variable)  # not computed yet: a bug in the order
+        for node, implementation in zip(nodes, implementations):
+            env.update(zip(node.outputs, run(node, implementation,
+                                              [value_of(v) for v in node.inputs])))
+        return tuple(value_of(v) for v in fgraph.outputs)
+    return graph_function
+
+
+def _create_jax_thunks(linker, compute_map, storage_map):
+    """``JAXLinker.create_jax_thunks``: one thunk, one jitted function for the graph."""
+    import jax
+    import numpy as np
+    fgraph = linker.fgraph
+    compiled = jax.jit(jax_graph_function(fgraph))
+    inputs = [storage_map[v] for v in fgraph.inputs]
+    outputs = [storage_map[v] for v in fgraph.outputs]
+
+    def thunk():
+        values = compiled(*[cell[0] for cell in inputs])
+        for variable, cell, value in zip(fgraph.outputs, outputs, values):
+            cell[0] = np.asarray(value, dtype=variable.dtype)
+            compute_map[variable][0] = True
+    thunk.inputs, thunk.outputs, thunk.lazy = inputs, outputs, False
+    # streamline() pairs thunks with nodes: the one thunk stands for the last.
+    return [thunk], [fgraph.toposort()[-1]]
+
+
+def _mrg_uniform_jax(rstate, size, dtype):
+    """Theano's ``mrg_uniform`` (MRG31k3p, the random streams of dropout) in JAX:
+    the same numbers as its C code from the same state.
+
+    Element ``i`` is the next draw of stream ``i % n_streams``: each round of
+    a ``lax.scan`` advances every stream once, and the streams the last,
+    partial round does not reach keep their state.
+
+    Returns
+    -------
+    new_rstate : array (n_streams, 6) int32
+    sample : array of ``size`` in (0, 1)
+    """
+    import jax.numpy as jnp
+    import numpy as np
+    from jax import lax
+    from theano.sandbox import rng_mrg
+    if dtype != "float32":
+        raise NotImplementedError("mrg_uniform in JAX: float32 only, not %s" % dtype)
+    shape = tuple(int(n) for n in size)
+    count = int(np.prod(shape))
+    n_streams = rstate.shape[0]
+    rounds = -(-count // n_streams)
+    M1, M2 = (jnp.int32(int(m)) for m in (rng_mrg.M1, rng_mrg.M2))
+    MASK12, MASK13, MASK2, MULT2 = (jnp.int32(int(m)) for m in (
+        rng_mrg.MASK12, rng_mrg.MASK13, rng_mrg.MASK2, rng_mrg.MULT2))
+
+    def reduce(y, m):
+        return jnp.where((y < 0) | (y >= m), y - m, y)
+
+    def draw(state, _):
+        x11, x12, x13, x21, x22, x23 = (state[:, k] for k in range(6))
+        y1 = ((x12 & MASK12) << 22) + (x12 >> 9) + ((x13 & MASK13) << 7) + (x13 >> 24)
+        y1 = reduce(reduce(y1, M1) + x13, M1)
+        z1 = reduce(((x21 & MASK2) << 15) + MULT2 * (x21 >> 16), M2)
+        z2 = reduce(((x23 & MASK2) << 15) + MULT2 * (x23 >> 16), M2)
+        z2 = reduce(reduce(z2 + x23, M2) + z1, M2)
+        value = jnp.where(y1 <= z2, y1 - z2 + M1, y1 - z2)
+        new = jnp.stack([y1, x11, x12, z2, x21, x22], axis=1)
+        return new, (new, value.astype(jnp.float32) * jnp.float32(4.6566126e-10))
+
+    rstate = jnp.asarray(rstate, jnp.int32)
+    _, (states, values) = lax.scan(draw, rstate, None, length=rounds)
+    reached = count - (rounds - 1) * n_streams  # streams the last round advanced
+    last = jnp.where((jnp.arange(n_streams) < reached)[:, None], states[-1],
+                     states[-2] if rounds > 1 else rstate)
+    return last, values.reshape(-1)[:count].reshape(shape)
+
+
+#: NumPy names theano-pymc's JAX dispatch uses that jax.numpy no longer has.
+_JAX_RENAMED = {"product": "prod"}
+
+
+def _patch_jax():
+    import copy
+    import jax
+    from theano.graph.fg import FunctionGraph
+    from theano.graph.op import Op
+    from theano.link.jax import jax_dispatch
+    import jax.numpy as jnp
+    import numpy as np
+    from theano.sandbox.rng_mrg import mrg_uniform
+    from theano.scalar.basic import ScalarOp
+    from theano.tensor.basic import Split
+    from theano.tensor.opt import Assert
+    from theano.tensor.elemwise import CAReduce
+    from theano.tensor.subtensor import (AdvancedIncSubtensor, AdvancedIncSubtensor1,
+                                         IncSubtensor, get_idx_list)
+    funcify = jax_dispatch.jax_funcify
+    warnings.filterwarnings("ignore", message="Explicitly requested dtype .* is not available")
+
+    @funcify.register(FunctionGraph)
+    def _graph(fgraph):
+        # Scan and Composite want one function per output.
+        whole = jax_graph_function(fgraph)
+        return [lambda *args, k=k: whole(*args)[k] for k in range(len(fgraph.outputs))]
+
+    def _at(op, x, index, y):
+        at = jnp.asarray(x).at[index]  # x may be known while tracing: NumPy
+        return at.set(y) if getattr(op, "set_instead_of_inc", False) else at.add(y)
+
+    @funcify.register(IncSubtensor)
+    def _inc_subtensor(op):
+        def inc_subtensor(x, y, *indices):
+            index = get_idx_list((x,) + indices, op.idx_list)
+            return _at(op, x, tuple(index), y)
+        return inc_subtensor
+
+    @funcify.register(AdvancedIncSubtensor1)
+    @funcify.register(AdvancedIncSubtensor)
+    def _advanced_inc_subtensor(op):
+        def advanced_inc_subtensor(x, y, *indices):
+            return _at(op, x, indices[0] if len(indices) == 1 else tuple(indices), y)
+        return advanced_inc_subtensor
+
+    scalar = funcify.dispatch(ScalarOp)
+
+    @funcify.register(ScalarOp)
+    def _scalar(op):
+        renamed = {name: _JAX_RENAMED[getattr(op, name)] for name in ("nfunc_variadic",)
+                   if getattr(op, name, None) in _JAX_RENAMED}
+        if renamed:
+            op = copy.copy(op)
+            vars(op).update(renamed)
+        return scalar(op)
+
+    reduction = funcify.dispatch(CAReduce)
+
+    @funcify.register(CAReduce)
+    def _careduce(op):
+        if getattr(op, "acc_dtype", None) in ("float64", "int64", "uint64") \
+                and not jax.config.jax_enable_x64:
+            op = copy.copy(op)
+            op.acc_dtype = getattr(op, "dtype", None)
+        return reduction(op)
+
+    @funcify.register(Split)
+    def _split(op):
+        def split(x, axis, sizes):
+            # axis and sizes are known while tracing (item 8): static slices.
+            return jnp.split(x, np.cumsum(np.asarray(sizes))[:-1].tolist(), axis=int(axis))
+        return split
+
+    @funcify.register(Assert)
+    def _assert(op):
+        # A jitted function cannot raise; the graph's checks ran at build time.
+        return lambda value, *conditions: value
+
+    @funcify.register(mrg_uniform)
+    def _mrg_uniform(op):
+        return lambda rstate, size: _mrg_uniform_jax(rstate, size, op.output_type.dtype)
+
+    @funcify.register(Op)
+    def _own(op):
+        if not hasattr(op, "jax_funcify"):
+            raise NotImplementedError("No JAX conversion for the given `Op`: %s" % op)
+        return op.jax_funcify()
 
 
 _installed = False

@@ -19,6 +19,7 @@ import theano.tensor as T
 import lasagne
 from lasagne.layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLayer,
                             InputLayer, ReshapeLayer, SliceLayer, get_all_params, get_output)
+from lasagne_seq2seq.backend.modes import compile_mode
 from lasagne_seq2seq.nn.cells import CELLS
 from lasagne_seq2seq.nn.ops.crossentropy import linear_softmax_cross_entropy, log_softmax
 from lasagne_seq2seq.errors import Seq2SeqError
@@ -301,12 +302,13 @@ class EncoderDecoder(object):
         """
         src, src_mask = T.imatrix("source"), T.matrix("source_mask")
         encoded = self.encode(src, src_mask)[:-1]
-        encode_fn = theano.function([src, src_mask], encoded, name="encode")
+        encode_fn = theano.function([src, src_mask], encoded, name="encode", mode=compile_mode())
         previous = T.ivector("previous")
         state_and_extras = [value.type("encoded%d" % i) for i, value in enumerate(encoded)]
         step_fn = theano.function([previous] + state_and_extras,
                                   self.step(previous, *state_and_extras),
-                                  name="decode_step", on_unused_input="ignore")
+                                  name="decode_step", on_unused_input="ignore",
+                                  mode=compile_mode())
         return encode_fn, step_fn
 
     def compile_memory_encoder(self):
@@ -321,7 +323,8 @@ class EncoderDecoder(object):
         """
         src, src_mask, memory = T.imatrix("source"), T.matrix("source_mask"), T.matrix("memory")
         return theano.function([src, src_mask, memory], self.encode(src, src_mask, memory),
-                               name="encode_with_memory", on_unused_input="ignore")
+                               name="encode_with_memory", on_unused_input="ignore",
+                               mode=compile_mode())
 
     # ---------------------------------------------------- parameters
     def param_values(self):

@@ -31,6 +31,7 @@ import numpy as np
 import theano
 import theano.tensor as T
 
+from lasagne_seq2seq.backend.modes import compile_mode
 from lasagne_seq2seq.data.batches import Batch, make_batch
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.train.trainer import Trainer, perplexity
@@ -221,7 +222,8 @@ class MultiTurnTrainer(Trainer):
             terms = self.net.loss_terms(*batch, deterministic=True, memory=memory)
             self._carrying_validation = theano.function(
                 list(batch) + [memory], [terms.loss, batch[4].sum(), terms.new_memory],
-                name="validate_carrying", on_unused_input="ignore")
+                name="validate_carrying", on_unused_input="ignore",
+                mode=compile_mode())
         loss = tokens = 0.0
         memory = None
         for batch in conversation_batches(self.dataset.valid, self.train_config.batch_size,

@@ -108,6 +108,12 @@ class SumOfSquares(_FusedOp):
         x, = inputs
         outputs[0][0] = np.asarray(np.sum(np.square(x, dtype=np.float64)), dtype=np.float32)
 
+    def jax_funcify(self):
+        """This op for theano-pymc's JAX linker (``--backend jax``): a float32 sum,
+        as reductions are there (:mod:`lasagne_seq2seq.backend.compat`, item 8)."""
+        import jax.numpy as jnp
+        return lambda x: jnp.sum(jnp.square(x))
+
     def infer_shape(self, fgraph, node, shapes):
         return [()]
 
@@ -195,6 +201,18 @@ class AdamStep(_FusedOp):
         param -= np.float32(step) * m / (np.sqrt(v) + np.float32(self.epsilon))
         for storage, value in zip(outputs, (param, m, v)):
             storage[0] = value
+
+    def jax_funcify(self):
+        """This op for theano-pymc's JAX linker (``--backend jax``); in place or
+        not is the same there (XLA reuses the buffers)."""
+        import jax.numpy as jnp
+
+        def adam_step(param, m, v, grad, scale, step):
+            g = scale * grad
+            m = self.beta1 * m + (1 - self.beta1) * g
+            v = self.beta2 * v + (1 - self.beta2) * g * g
+            return param - step * m / (jnp.sqrt(v) + self.epsilon), m, v
+        return adam_step
 
     def infer_shape(self, fgraph, node, shapes):
         return shapes[:3]

@@ -116,6 +116,12 @@ class LinearSoftmaxCrossEntropy(_RowOp):
         outputs[0][0] = (np.log(sums) + top[:, 0] - logits[rows, targets]).astype(np.float32)
         outputs[1][0] = p
 
+    def jax_funcify(self):
+        """This op for theano-pymc's JAX linker (``--backend jax``; :mod:`.jax_impl`)."""
+        from lasagne_seq2seq.nn.ops import jax_impl
+        return lambda x, W, b, targets: jax_impl.linear_softmax_cross_entropy(
+            x, W, b, targets, self.word_rows)
+
     def infer_shape(self, fgraph, node, shapes):
         x, W, _, _ = shapes
         return [(x[0],), (x[0], W[0] if self.word_rows else W[1])]
@@ -241,6 +247,12 @@ class LinearSoftmaxCrossEntropyGrad(_RowOp):
         weights = p.T.dot(scaled) if self.word_rows else scaled.T.dot(p)
         outputs[1][0] = weights.astype(np.float32)
 
+    def jax_funcify(self):
+        """This op for theano-pymc's JAX linker (``--backend jax``; :mod:`.jax_impl`)."""
+        from lasagne_seq2seq.nn.ops import jax_impl
+        return lambda g, p, x, W: jax_impl.linear_softmax_cross_entropy_grad(
+            g, p, x, W, self.word_rows)
+
     def infer_shape(self, fgraph, node, shapes):
         _, p, x, _ = shapes
         if self.word_rows:
@@ -347,6 +359,11 @@ class LogSoftmax(_RowOp):
         top = logits.max(axis=1, keepdims=True)
         log_sums = np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
         outputs[0][0] = (logits - top - log_sums).astype(np.float32)
+
+    def jax_funcify(self):
+        """This op for theano-pymc's JAX linker (``--backend jax``; :mod:`.jax_impl`)."""
+        from lasagne_seq2seq.nn.ops import jax_impl
+        return jax_impl.log_softmax
 
     def infer_shape(self, fgraph, node, shapes):
         return [shapes[0]]

@@ -127,6 +127,11 @@ class LSTMSequence(_LSTMOp):
             states[:, t], activations[:, t] = state, act
         outputs[0][0], outputs[1][0] = states, activations
 
+    def jax_funcify(self):
+        """This op for theano-pymc's JAX linker (``--backend jax``; :mod:`.jax_impl`)."""
+        from lasagne_seq2seq.nn.ops import jax_impl
+        return jax_impl.lstm_sequence
+
     def infer_shape(self, fgraph, node, shapes):
         projections, W_hid, _, _ = shapes
         return [(projections[0], projections[1], 2 * W_hid[0]), projections]
@@ -269,6 +274,11 @@ class LSTMSequenceGrad(_LSTMOp):
         d_W_hid = np.einsum("bti,btg->ig", previous_h,
                             _clip(d_projections, self.grad_clipping)).astype(np.float32)
         outputs[0][0], outputs[1][0], outputs[2][0] = d_projections, d_W_hid, carry
+
+    def jax_funcify(self):
+        """This op for theano-pymc's JAX linker (``--backend jax``; :mod:`.jax_impl`)."""
+        from lasagne_seq2seq.nn.ops import jax_impl
+        return lambda *inputs: jax_impl.lstm_sequence_grad(*inputs, self.grad_clipping)
 
     def infer_shape(self, fgraph, node, shapes):
         W_hid, state0, _, _, activations, _ = shapes
