@@ -18,7 +18,7 @@ from lasagne_seq2seq.files import write_json
 __all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "PRESETS",
            "MODEL_NAMES", "OPTIMIZER_NAMES", "CELL_NAMES", "setting", "ATTENTION_SCORES",
            "NORM_STABILIZED",
-           "EMBEDDING_INITS", "SECTIONS", "preset", "save_config", "load_config"]
+           "EMBEDDING_INITS", "VOCAB_TYPES", "SECTIONS", "preset", "save_config", "load_config"]
 
 #: The names of each kind of variant. Each kind has one registry, owned by the
 #: package that defines the variants (``tests/test_config.py`` checks that the
@@ -33,6 +33,9 @@ ATTENTION_SCORES = ("additive", "general")
 NORM_STABILIZED = ("hidden", "logits", "both")
 #: How vocabulary rows without a pretrained vector start (lasagne_seq2seq.data.embeddings).
 EMBEDDING_INITS = ("random", "zero", "mean")
+#: ``--vocab``: words (lasagne_seq2seq.data.vocab.Vocabulary), or the pieces of a
+#: SentencePiece model of that type (SubwordVocabulary).
+VOCAB_TYPES = ("word", "unigram", "bpe")
 
 
 def setting(default, help, choices=None, resumable=False, metavar=None):
@@ -73,10 +76,18 @@ class DataConfig:
     encoding: str = setting("utf-8", "corpus text encoding (e.g. latin-1)")
     tokenizer: str = setting("default", "tokenizer: default, or classic (the original's)")
     pairing: str = setting("consecutive", "consecutive (overlapping) or alternate pairs")
-    vocab_size: int = setting(8000, "vocabulary size, the 4 special tokens included")
-    min_count: int = setting(1, "drop words seen fewer times")
-    max_src_len: int = setting(15, "truncate questions to this many tokens")
-    max_tgt_len: int = setting(15, "truncate replies to this many tokens")
+    # The sentencepiece algorithms by name (one flag, not --vocab sentencepiece
+    # plus a second flag for its type); words stay the reproduction's default.
+    vocab: str = setting("word", "vocabulary: words, or subword pieces of a SentencePiece "
+                         "unigram or BPE model trained on the training split",
+                         choices=VOCAB_TYPES)
+    vocab_size: int = setting(8000, "vocabulary size (words or pieces), the 4 special tokens "
+                              "included")
+    min_count: int = setting(1, "drop words seen fewer times (word vocabularies)")
+    max_src_len: int = setting(15, "truncate questions to this many tokens (pieces with "
+                               "--vocab unigram or bpe)")
+    max_tgt_len: int = setting(15, "truncate replies to this many tokens (pieces with "
+                               "--vocab unigram or bpe)")
     valid_fraction: float = setting(0.05, "share of the conversations held out for validation")
     test_fraction: float = setting(0.05, "share of the conversations held out for testing")
     max_pairs: Optional[int] = setting(None, "use only the first N training pairs")
@@ -237,6 +248,10 @@ class RunConfig:
             (t.learning_rate is None or t.learning_rate > 0,
              "--learning-rate must be positive (or left out: the optimiser's default)"),
             (d.vocab_size > 4, "--vocab-size must leave room for the 4 special tokens"),
+            (d.vocab in VOCAB_TYPES, "--vocab must be one of %s" % ", ".join(VOCAB_TYPES)),
+            (d.vocab == "word" or not t.embeddings,
+             "--embeddings gives word vectors, which fit no subword piece: drop --embeddings, "
+             "or train with --vocab word"),
             (d.max_src_len > 0 and d.max_tgt_len > 0,
              "--max-src-len and --max-tgt-len must be positive"),
             (t.buckets > 0, "--buckets must be at least 1"),

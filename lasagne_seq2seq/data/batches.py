@@ -27,9 +27,11 @@ from lasagne_seq2seq.data.corpora import (DATA_DIR,
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.files import atomic_open
 from lasagne_seq2seq.data.text import tokenize
-from lasagne_seq2seq.data.vocab import EOS_ID, PAD_ID, START_ID, Vocabulary
+from lasagne_seq2seq.data.vocab import (EOS_ID, PAD_ID, START_ID, SubwordVocabulary,
+                                        Vocabulary)
 
 __all__ = ["EncodedPairs", "Dataset", "Batch", "build_dataset", "tokenized_conversations",
+           "subword_vocabulary",
            "source_batch", "make_batch", "iterate_batches", "default_buckets"]
 
 #: Tokenized corpora are cached here (git-ignored).
@@ -76,12 +78,14 @@ class Dataset:
         """One line: what was read, kept, truncated and covered."""
         s = self.stats
         return ("%s: %d conversations, %s utterances, %s pairs (train %s / valid %s / test %s), "
-                "vocabulary %d (min count %d), token coverage %.1f%%, truncated %.1f%% src"
+                "vocabulary %d %s, token coverage %.1f%%, truncated %.1f%% src"
                 " / %.1f%% tgt (caps %d/%d)" % (
                     s["corpus"], s["conversations"], format(s["utterances"], ","),
                     format(s["pairs"], ","), format(len(self.train), ","),
                     format(len(self.valid), ","), format(len(self.test), ","),
-                    len(self.vocab), s["min_count"], 100 * s["coverage"],
+                    len(self.vocab), "%s pieces" % self.vocab.model_type
+                    if isinstance(self.vocab, SubwordVocabulary)
+                    else "(min count %d)" % s["min_count"], 100 * s["coverage"],
                     100 * s["truncated_src"], 100 * s["truncated_tgt"],
                     s["max_src_len"], s["max_tgt_len"]))
 
@@ -116,11 +120,57 @@ class Batch:
 
 
 def _encode_side(token_lists, vocab, cap):
+    """Ids of each utterance's words (pieces, with subwords), cut at ``cap``."""
     arrays, truncated = [], 0
-    for tokens in token_lists:
+    for words in token_lists:
+        tokens = vocab.segment(words)
         truncated += len(tokens) > cap
         arrays.append(np.asarray(vocab.encode(tokens[:cap]), dtype=np.int32))
     return arrays, truncated
+
+
+def subword_vocabulary(utterances, size, model_type):
+    """A :class:`SubwordVocabulary` trained on ``utterances``, cached.
+
+    Text of at least :data:`CACHE_MIN_BYTES` is cached in :data:`CACHE_DIR`
+    as ``spm-HASH.model``, the hash covering the text, ``size``,
+    ``model_type`` and the sentencepiece version: a rerun on the same
+    training split loads the model instead of training it again.
+
+    Parameters
+    ----------
+    utterances : list of list of str
+        Tokenized utterances (the training split's).
+    size : int
+        Pieces, the special tokens included.
+    model_type : {"unigram", "bpe"}
+
+    Returns
+    -------
+    SubwordVocabulary
+    """
+    import sentencepiece
+    sentences = [" ".join(words) for words in utterances]
+    digest = hashlib.sha1(json.dumps([size, model_type, sentencepiece.__version__]).encode())
+    for sentence in sentences:
+        digest.update(sentence.encode("utf-8") + b"\n")
+    cache_path = None
+    if sum(len(sentence) for sentence in sentences) >= CACHE_MIN_BYTES:
+        cache_path = os.path.join(str(CACHE_DIR), "spm-%s.model" % digest.hexdigest()[:16])
+        try:
+            with open(cache_path, "rb") as handle:
+                return SubwordVocabulary(handle.read(), model_type)
+        except (OSError, RuntimeError):  # missing, or not a model (sentencepiece)
+            pass
+    vocab = SubwordVocabulary.train(sentences, size, model_type)
+    if cache_path:
+        try:
+            with atomic_open(cache_path, "wb") as handle:
+                handle.write(vocab.model)
+        except OSError as error:
+            warnings.warn("could not cache the SentencePiece model in %s (%s): every run "
+                          "trains it again" % (cache_path, error))
+    return vocab
 
 
 def tokenized_conversations(corpus, fmt="auto", encoding="utf-8", tokenizer="default"):
@@ -210,7 +260,7 @@ def _split_pairs(conversations, pairing, valid_fraction, test_fraction, seed):
 def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
                   pairing="consecutive", vocab_size=22000, min_count=1, max_src_len=15,
                   max_tgt_len=15, valid_fraction=0.05, test_fraction=0.05, seed=0,
-                  vocab=None, max_pairs=None):
+                  vocab=None, max_pairs=None, vocab_type="word"):
     """Read, split, tokenize and encode a corpus.
 
     Splits are made by conversation, so no pair leaks from training into
@@ -227,9 +277,11 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
         tokenizer, as for :func:`tokenized_conversations`.
     pairing : {"consecutive", "alternate"}
     vocab_size, min_count : int
-        Vocabulary size (specials included) and minimum frequency.
+        Vocabulary size (specials included) and minimum frequency (of
+        words; a subword vocabulary has no minimum).
     max_src_len, max_tgt_len : int
-        Truncate questions and replies to these many tokens.
+        Truncate questions and replies to these many tokens (pieces, with
+        a subword vocabulary).
     valid_fraction, test_fraction : float
         Held-out shares.
     seed : int
@@ -238,6 +290,10 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
         Use this vocabulary (resuming, evaluating) instead of building one.
     max_pairs : int, optional
         Keep only the first ``max_pairs`` training pairs (quick runs).
+    vocab_type : {"word", "unigram", "bpe"}
+        The vocabulary built when ``vocab`` is None: the most frequent words,
+        or a SentencePiece model of that type trained on the training
+        split's utterances (:func:`subword_vocabulary`).
 
     Returns
     -------
@@ -250,9 +306,12 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
     if not tokenized[0]:
         raise Seq2SeqError("%s: no training pairs left after tokenizing and splitting: check "
                            "--format and --pairing, or lower the held-out fractions" % corpus)
-    if vocab is None:
+    if vocab is None and vocab_type == "word":
         vocab = Vocabulary.build((side for pair in tokenized[0] for side in pair[:2]),
                                  max_size=vocab_size, min_count=min_count)
+    elif vocab is None:
+        vocab = subword_vocabulary([side for pair in tokenized[0] for side in pair[:2]],
+                                   vocab_size, vocab_type)
     encoded, truncated_src, truncated_tgt = [], 0, 0
     for pairs in tokenized:
         src, cut_src = _encode_side([q for q, _, _ in pairs], vocab, max_src_len)
@@ -265,7 +324,8 @@ def build_dataset(corpus, fmt="auto", encoding="utf-8", tokenizer="default",
         "corpus": str(corpus), "conversations": len(conversations),
         "utterances": sum(len(c) for c in conversations), "pairs": total,
         "min_count": min_count, "max_src_len": max_src_len, "max_tgt_len": max_tgt_len,
-        "coverage": vocab.coverage(side for pair in tokenized[0] for side in pair[:2]),
+        "coverage": vocab.coverage(vocab.segment(side) for pair in tokenized[0]
+                                   for side in pair[:2]),
         "truncated_src": truncated_src / max(total, 1),
         "truncated_tgt": truncated_tgt / max(total, 1),
     }

@@ -1,21 +1,28 @@
 """The vocabulary: tokens to ids and back, with fixed special tokens.
 
 Ids 0-3 are always ``<pad>``, ``<unk>``, ``<s>`` (start of a reply) and
-``</s>`` (end of a reply); the rest are the most frequent training tokens.
-A vocabulary is saved as ``vocab.json`` beside every model.
+``</s>`` (end of a reply). A :class:`Vocabulary`'s tokens are words, the most
+frequent of the training split; a :class:`SubwordVocabulary`'s are the
+pieces of a SentencePiece model (unigram or BPE) trained on it, which spell
+any word. A vocabulary is saved as ``vocab.json`` beside every model (and a
+subword one's SentencePiece model as ``spm.model`` beside it).
 """
+import hashlib
 import json
+import os
 from collections import Counter
 
 from lasagne_seq2seq.files import write_json
 from lasagne_seq2seq.errors import Seq2SeqError
 
 __all__ = ["PAD", "UNK", "START", "EOS", "PAD_ID", "UNK_ID", "START_ID", "EOS_ID",
-           "SPECIALS", "Vocabulary"]
+           "SPECIALS", "SPM_FILE", "Vocabulary", "SubwordVocabulary"]
 
 PAD, UNK, START, EOS = "<pad>", "<unk>", "<s>", "</s>"
 PAD_ID, UNK_ID, START_ID, EOS_ID = 0, 1, 2, 3
 SPECIALS = (PAD, UNK, START, EOS)
+#: The file beside ``vocab.json`` that holds a subword vocabulary's model.
+SPM_FILE = "spm.model"
 
 
 class Vocabulary(object):
@@ -111,8 +118,20 @@ class Vocabulary(object):
             tokens.append(self.tokens[i])
         return tokens
 
+    def segment(self, words):
+        """The vocabulary's tokens for a list of words: the words themselves here."""
+        return list(words)
+
+    def words(self, ids):
+        """The words ``ids`` spell, up to the first EOS (:meth:`decode` here)."""
+        return self.decode(ids)
+
+    def count_words(self, ids):
+        """How many words ``ids`` spell (no EOS): one per id here."""
+        return len(self.words(ids))
+
     def unknown_tokens(self, tokens):
-        """The tokens of ``tokens`` that are not in the vocabulary."""
+        """The words of ``tokens`` that the vocabulary reads as ``<unk>``."""
         return [token for token in tokens if token not in self.token_to_id]
 
     def coverage(self, token_lists):
@@ -148,6 +167,8 @@ class Vocabulary(object):
         try:
             with open(path, encoding="utf-8") as handle:
                 values = json.load(handle)
+            if values.get("subword"):
+                return SubwordVocabulary.from_file(path, values)
             return cls(values["tokens"], values.get("counts"))
         except FileNotFoundError:
             raise Seq2SeqError("vocabulary %s not found: it is written by bin/train.py "
@@ -159,3 +180,126 @@ class Vocabulary(object):
             raise Seq2SeqError("vocabulary %s is not a valid vocab.json (%s): restore it "
                                "from the run that made the model"
                                % (path, str(error).splitlines()[0]))
+
+
+class SubwordVocabulary(Vocabulary):
+    """The pieces of a SentencePiece model, by id, as a vocabulary.
+
+    Words (from :func:`~lasagne_seq2seq.data.text.tokenize`) are cut into
+    pieces; a piece that starts a word begins with ``\u2581``, so the pieces
+    join back into exactly those words (:meth:`words`). Ids 0-3 are the
+    special tokens, as in every vocabulary.
+
+    Parameters
+    ----------
+    model : bytes
+        A serialised SentencePiece model (what :meth:`train` makes).
+    model_type : {"unigram", "bpe"}
+
+    Examples
+    --------
+    >>> vocab = SubwordVocabulary.train(["low lower lowest", "new newer"] * 20, 30, "bpe")
+    >>> vocab.words(vocab.encode(vocab.segment(["newest"])))
+    ['newest']
+    """
+
+    #: Marks the first piece of a word (SentencePiece's meta symbol).
+    WORD_START = "\u2581"
+
+    def __init__(self, model, model_type):
+        import sentencepiece
+        self.model, self.model_type = bytes(model), model_type
+        self.processor = sentencepiece.SentencePieceProcessor(model_proto=self.model)
+        super().__init__([self.processor.id_to_piece(i)
+                          for i in range(self.processor.get_piece_size())])
+
+    @classmethod
+    def train(cls, sentences, size, model_type):
+        """A SentencePiece model of ``size`` pieces at most, trained on ``sentences``.
+
+        Parameters
+        ----------
+        sentences : iterable of str
+            Utterances as space-separated words (tokenized): pieces never
+            cross a space, and the text is not normalised, so that the
+            pieces join back into the same words.
+        size : int
+            Pieces, the four special tokens included; fewer when the text
+            holds fewer (a soft limit, so small corpora work too).
+        model_type : {"unigram", "bpe"}
+
+        Returns
+        -------
+        SubwordVocabulary
+        """
+        import io
+        import sentencepiece
+        model = io.BytesIO()
+        # One thread: the same text gives the same pieces on any machine.
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=model, vocab_size=size,
+            model_type=model_type, hard_vocab_limit=False, normalization_rule_name="identity",
+            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=START_ID, eos_id=EOS_ID, pad_piece=PAD,
+            unk_piece=UNK, bos_piece=START, eos_piece=EOS, num_threads=1, minloglevel=2)
+        return cls(model.getvalue(), model_type)
+
+    def __eq__(self, other):
+        return isinstance(other, SubwordVocabulary) and self.model == other.model
+
+    def __repr__(self):
+        return "<SubwordVocabulary of %d %s pieces>" % (len(self.tokens), self.model_type)
+
+    def segment(self, words):
+        """The pieces of a list of words."""
+        return self.processor.encode(" ".join(words), out_type=str) if words else []
+
+    def words(self, ids):
+        """The words the pieces ``ids`` spell, up to the first EOS; a piece the
+        model cannot spell shows as ``<unk>`` inside its word."""
+        text = "".join(self.decode(ids))
+        return text.replace(self.WORD_START, " ").split()
+
+    def count_words(self, ids):
+        """How many words ``ids`` spell (no EOS): the pieces that start one."""
+        return sum(token.startswith(self.WORD_START) for token in self.decode(ids))
+
+    def unknown_tokens(self, tokens):
+        """The words of ``tokens`` with a character the model cannot spell."""
+        return [word for word in tokens if UNK_ID in self.processor.encode(word)]
+
+    def save(self, path):
+        """Write ``vocab.json`` (the pieces, the model's type and checksum) and
+        the model as :data:`SPM_FILE` beside it, each atomically."""
+        from lasagne_seq2seq.files import atomic_open
+        with atomic_open(os.path.join(os.path.dirname(path), SPM_FILE), "wb") as handle:
+            handle.write(self.model)
+        write_json({"tokens": self.tokens, "counts": None,
+                    "subword": {"type": self.model_type, "model": SPM_FILE,
+                                "sha256": hashlib.sha256(self.model).hexdigest()}}, path)
+
+    @classmethod
+    def from_file(cls, path, values):
+        """The vocabulary that ``vocab.json`` at ``path`` (parsed: ``values``) describes.
+
+        Raises
+        ------
+        Seq2SeqError
+            If the model file is missing, or is not the one ``vocab.json``
+            was written with (checksum or pieces differ).
+        """
+        subword = values["subword"]
+        model_path = os.path.join(os.path.dirname(path), subword["model"])
+        try:
+            with open(model_path, "rb") as handle:
+                model = handle.read()
+        except OSError as error:
+            raise Seq2SeqError("%s cannot be read (%s): %s needs the SentencePiece model "
+                               "written beside it; copy it from the run that made the model"
+                               % (model_path, error.strerror, path))
+        vocab = None
+        if hashlib.sha256(model).hexdigest() == subword["sha256"]:
+            vocab = cls(model, subword["type"])
+        if vocab is None or vocab.tokens != values["tokens"]:
+            raise Seq2SeqError("%s is not the SentencePiece model %s was written with: restore "
+                               "it from the run that made the model" % (model_path, path))
+        return vocab

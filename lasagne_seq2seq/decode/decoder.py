@@ -32,9 +32,10 @@ class Reply:
     Attributes
     ----------
     tokens : list of str
-        The reply's tokens, without EOS.
+        The reply's words, without EOS (its pieces joined, with a subword
+        vocabulary).
     text : str
-        The tokens detokenized for reading.
+        The words detokenized for reading.
     log_prob : float
         Sum of the log-probabilities of the tokens and of EOS (if emitted).
     mean_log_prob : float
@@ -44,6 +45,9 @@ class Reply:
     score : float
         The strategy's ranking score (``log_prob`` for plain greedy decoding;
         with anti-LM, length normalisation or MMI-bidi, the adjusted score).
+    pieces : list of str
+        The vocabulary's tokens the decoder emitted, without EOS (``tokens``
+        itself with a word vocabulary).
     """
     tokens: List[str]
     text: str
@@ -51,6 +55,7 @@ class Reply:
     mean_log_prob: float
     unknown: List[str] = field(default_factory=list)
     score: float = 0.0
+    pieces: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -62,7 +67,8 @@ class AttentionMap:
     source : list of str
         The question's tokens as the encoder read them, in reading order.
     target : list of str
-        The reply's tokens, then ``</s>`` (the step that ended the reply).
+        The reply's tokens (pieces, with a subword vocabulary), then ``</s>``
+        (the step that ended the reply).
     weights : float array ``(len(target), len(source))``
         Row ``t``: the attention over the source when ``target[t]`` was
         predicted; each row sums to 1.
@@ -185,10 +191,11 @@ class Decoder(object):
     def question_ids(self, questions):
         """Token ids of each question (capped) and its out-of-vocabulary words."""
         ids, unknown = [], []
+        cap = self.config.data.max_src_len
         for question in questions:
-            tokens = tokenize(question, self.config.data.tokenizer)[:self.config.data.max_src_len]
-            unknown.append(self.vocab.unknown_tokens(tokens))
-            ids.append(self.vocab.encode(tokens))
+            words = tokenize(question, self.config.data.tokenizer)
+            unknown.append(self.vocab.unknown_tokens(words[:cap]))
+            ids.append(self.vocab.encode(self.vocab.segment(words)[:cap]))
         return ids, unknown
 
     def encode_questions(self, questions):
@@ -380,10 +387,10 @@ class Decoder(object):
         return [sorted(found, key=lambda c: -c.score) for found in candidates]
 
     def _reply(self, candidate, unknown):
-        words = self.vocab.decode(candidate.ids)
+        words = self.vocab.words(candidate.ids)
         return Reply(words, detokenize(words), float(candidate.log_prob),
                      float(candidate.log_prob) / max(candidate.length, 1), unknown,
-                     float(candidate.score))
+                     float(candidate.score), self.vocab.decode(candidate.ids))
 
     def greedy(self, questions):
         """Replies by greedy decoding (the most likely token at every step).
@@ -428,12 +435,12 @@ class Decoder(object):
                                "bin/train.py --model attention" % self.config.model.model)
         reply = self.decode([question], options)[0][0]
         ids = self.question_ids([question])[0][0] or [self.vocab.unk_id]
-        steps = self.main.teacher_forced([ids], [self.vocab.encode(reply.tokens)])[2]
+        steps = self.main.teacher_forced([ids], [self.vocab.encode(reply.pieces)])[2]
         weights = np.concatenate([outputs[2] for outputs in steps])
         if self.config.model.reverse_source:  # columns back to reading order
             weights = weights[:, ::-1]
         return AttentionMap(self.vocab.decode(ids, strip_special=False),
-                            list(reply.tokens) + [self.vocab.tokens[self.vocab.eos_id]],
+                            list(reply.pieces) + [self.vocab.tokens[self.vocab.eos_id]],
                             weights, reply)
 
     # -------------------------------------------------------- multi-turn
@@ -510,7 +517,7 @@ def check_vocabulary(vocab, other, name, other_name):
     """Raise :class:`Seq2SeqError` unless two models share one vocabulary."""
     if vocab != other:
         raise Seq2SeqError("%s's vocabulary (%d words) differs from %s's (%d words): train "
-                           "both with the same --corpus, --vocab-size and --min-count"
+                           "both with the same --corpus, --vocab, --vocab-size and --min-count"
                            % (other_name, len(other), name, len(vocab)))
 
 

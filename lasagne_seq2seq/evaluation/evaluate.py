@@ -1,8 +1,10 @@
 """Evaluating a run directory: what ``bin/evaluate.py`` prints.
 
 :func:`evaluate_run` decodes held-out pairs, scores the replies with
-:mod:`lasagne_seq2seq.evaluation.metrics` and adds the per-token perplexity of
-the reference replies (the network's own loss, as in training's validation). A
+:mod:`lasagne_seq2seq.evaluation.metrics` and adds the perplexity of the
+reference replies (the network's own loss, as in training's validation), per
+word and per token: with a subword vocabulary the pieces' log-probabilities
+summed per word, so that word and subword runs compare. A
 multi-turn model (``model.remember_state``) is evaluated as it was trained and
 validated: the encoder state is carried through each conversation, exchange by
 exchange, for the perplexity and for the decoded replies alike.
@@ -19,7 +21,8 @@ DEFAULT_MAX_PAIRS = 1000
 #: Rows of :func:`format_table`: (key in the results, label, number format).
 TABLE_ROWS = (
     ("pairs", "pairs evaluated", "%d"),
-    ("perplexity", "perplexity per token", "%.2f"),
+    ("perplexity", "perplexity per word", "%.2f"),
+    ("perplexity_per_token", "perplexity per token", "%.2f"),
     ("bleu", "BLEU (sacreBLEU, 0-100)", "%.2f"),
     ("distinct_1", "distinct-1", "%.4f"),
     ("distinct_2", "distinct-2", "%.4f"),
@@ -225,7 +228,9 @@ def evaluate_run(run_dir, pairs=None, options=None, which="best", max_pairs=DEFA
     Returns
     -------
     dict
-        ``pairs``, ``target_tokens``, ``perplexity``, the keys of
+        ``pairs``, ``target_tokens`` (EOS counted), ``perplexity`` (per
+        word, :func:`~lasagne_seq2seq.train.trainer.word_perplexity`) and
+        ``perplexity_per_token`` (equal with a word vocabulary), the keys of
         :func:`reply_metrics`, ``decode_seconds``, ``replies_per_second``,
         ``examples``, ``remember_state`` (how the run was trained),
         ``carried_state`` and ``conversations`` (how many, when the state was
@@ -240,6 +245,7 @@ def evaluate_run(run_dir, pairs=None, options=None, which="best", max_pairs=DEFA
     from lasagne_seq2seq.decode.options import DecodeOptions
     from lasagne_seq2seq.decode.decoder import load_decoder
     from lasagne_seq2seq.data.text import detokenize
+    from lasagne_seq2seq.train.trainer import word_perplexity
     options = options or DecodeOptions()
     decoder = load_decoder(run_dir, which, lm_dir=lm_dir, backward_dir=backward_dir)
     config, vocab = decoder.config, decoder.vocab
@@ -251,18 +257,20 @@ def evaluate_run(run_dir, pairs=None, options=None, which="best", max_pairs=DEFA
         held_out = dataclasses.replace(held_out, src=held_out.src[:max_pairs],
                                        tgt=held_out.tgt[:max_pairs],
                                        conversation=held_out.conversation[:max_pairs])
-    ppl, num_tokens = perplexity_of(decoder.net, held_out, batch_size,
-                                    config.model.reverse_source, carry_state)
+    token_ppl, num_tokens = perplexity_of(decoder.net, held_out, batch_size,
+                                          config.model.reverse_source, carry_state)
+    ppl = word_perplexity(token_ppl, vocab, held_out.tgt)
     started = time.time()
     replies = (decode_conversations if carry_state else decode_pairs)(
         decoder, held_out, options, batch_size)
     seconds = time.time() - started
-    questions = [vocab.decode(ids) for ids in held_out.src]
-    references = [vocab.decode(ids) for ids in held_out.tgt]
+    questions = [vocab.words(ids) for ids in held_out.src]
+    references = [vocab.words(ids) for ids in held_out.tgt]
     results = {"run_dir": str(run_dir), "checkpoint": which,
                "data": pairs or "test split of %s" % config.data.corpus,
                "options": dataclasses.asdict(options), "pairs": len(held_out),
                "target_tokens": num_tokens, "perplexity": ppl,
+               "perplexity_per_token": token_ppl,
                "remember_state": config.model.remember_state, "carried_state": carry_state,
                "conversations": len(set(held_out.conversation)) if carry_state else None}
     results.update(reply_metrics(references, replies))

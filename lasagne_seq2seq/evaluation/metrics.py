@@ -103,12 +103,12 @@ def corpus_bleu(references, hypotheses, max_order=4):
     >>> round(corpus_bleu([["a", "b", "c", "d"]], [["a", "b", "c", "d"]]), 6)
     100.0
     >>> reference = [["a", "b", "c", "<unk>"]]
-    >>> corpus_bleu(reference, [["a", "b", "c", "<unk>"]]) == \
-    ...     corpus_bleu(reference, [["a", "b", "c", "x"]])
+    >>> said_unk = corpus_bleu(reference, [["a", "b", "c", "<unk>"]])
+    >>> said_unk == corpus_bleu(reference, [["a", "b", "c", "x"]])
     True
     >>> corpus_bleu([["<unk>"]], [["<unk>"]])
     0.0
-    >>> round(corpus_bleu([["a", "b", "c"]], [["a", "b", "c"]]), 6)  # BLEU-3: no reference has a 4-gram
+    >>> round(corpus_bleu([["a", "b", "c"]], [["a", "b", "c"]]), 6)  # BLEU-3: no 4-gram
     100.0
     """
     from lasagne_seq2seq.data.vocab import UNK

@@ -7,12 +7,13 @@ history)::
     header         JSON: format name and version, the RunConfig, the
                    vocabulary's tokens, the parameter names and a SHA-256
     param/<name>   one array per network parameter
+    spm_model      a subword vocabulary's SentencePiece model, as uint8 bytes
 
 :func:`load_exported` rebuilds the network from it without any training code.
 The file is read with ``allow_pickle=False``, so it can never run pickled
 code, and the checksum covers the header's config and vocabulary as well as
-every parameter's name, dtype, shape and bytes: a truncated, tampered or
-mismatched file is refused with a :class:`~lasagne_seq2seq.errors.Seq2SeqError`.
+every parameter's (and the SentencePiece model's) name, dtype, shape and
+bytes: a truncated, tampered or mismatched file is refused with a :class:`~lasagne_seq2seq.errors.Seq2SeqError`.
 """
 import hashlib
 import json
@@ -26,7 +27,7 @@ from lasagne_seq2seq.rundir import RunDir, is_run_directory
 from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.config import RunConfig
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.data.vocab import Vocabulary
+from lasagne_seq2seq.data.vocab import SubwordVocabulary, Vocabulary
 
 __all__ = ["FORMAT", "VERSION", "export_model", "load_exported", "load_inference_model"]
 
@@ -34,6 +35,14 @@ FORMAT = "lasagne_seq2seq.inference"
 #: Raised whenever the layout of the file changes; older files are refused.
 VERSION = 1
 PARAM_PREFIX = "param/"
+#: The array holding a subword vocabulary's model (its type is the config's ``data.vocab``).
+SPM_ARRAY = "spm_model"
+
+
+def _frozen_arrays(params, spm):
+    """What the checksum covers besides the header: the parameters and the
+    SentencePiece model's bytes (None for a word vocabulary)."""
+    return params if spm is None else dict(params, **{SPM_ARRAY: spm})
 
 
 def model_digest(config_dict, tokens, params):
@@ -105,10 +114,15 @@ def export_model(run_dir, out_path, which="best"):
     config, vocab = run.load_config(), run.load_vocab()
     params = run.load_checkpoint(which, vocab)[1]["params"]
     config_dict = config.to_dict()
+    spm = None
+    if isinstance(vocab, SubwordVocabulary):
+        spm = np.frombuffer(vocab.model, dtype=np.uint8)
     header = {"format": FORMAT, "version": VERSION, "config": config_dict,
               "vocab": vocab.tokens, "params": sorted(params),
-              "sha256": model_digest(config_dict, vocab.tokens, params)}
+              "sha256": model_digest(config_dict, vocab.tokens, _frozen_arrays(params, spm))}
     arrays = {PARAM_PREFIX + name: value for name, value in params.items()}
+    if spm is not None:
+        arrays[SPM_ARRAY] = spm
     arrays["header"] = np.array(json.dumps(header))
     try:
         savez(out_path, arrays)
@@ -203,16 +217,18 @@ def load_exported(path):
     header = _read_header(path, arrays)
     params = {name[len(PARAM_PREFIX):]: value for name, value in arrays.items()
               if name.startswith(PARAM_PREFIX)}
+    spm = arrays.get(SPM_ARRAY)
     try:
         tokens, config_dict = header["vocab"], header["config"]
-        intact = model_digest(config_dict, tokens, params) == header["sha256"]
+        intact = model_digest(config_dict, tokens, _frozen_arrays(params, spm)) == header["sha256"]
     except (KeyError, TypeError):
         intact = False
     if not intact:
         raise Seq2SeqError("%s fails its SHA-256 check (modified or damaged after export): "
                            "export it again with bin/export.py" % path)
     config = RunConfig.from_dict(config_dict, source=path).validate()
-    vocab = Vocabulary(tokens)
+    vocab = Vocabulary(tokens) if spm is None else SubwordVocabulary(spm.tobytes(),
+                                                                     config.data.vocab)
     net = build_network(config.model, len(vocab))
     net.set_param_values(params, source=path)
     return config, vocab, net

@@ -65,7 +65,8 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
                             pairing=d.pairing, vocab_size=d.vocab_size, min_count=d.min_count,
                             max_src_len=d.max_src_len, max_tgt_len=d.max_tgt_len,
                             valid_fraction=d.valid_fraction, test_fraction=d.test_fraction,
-                            seed=config.train.seed, vocab=vocab, max_pairs=d.max_pairs)
+                            seed=config.train.seed, vocab=vocab, max_pairs=d.max_pairs,
+                            vocab_type=d.vocab)
     if d.reverse_pairs:  # p(S|T): replies become questions, for MMI-bidi
         for split in ("train", "valid", "test"):
             pairs = getattr(dataset, split)

@@ -26,7 +26,6 @@ import numpy as np
 import theano
 import theano.tensor as T
 from lasagne.layers import DropoutLayer, get_all_layers
-from lasagne_seq2seq.backend.modes import compile_mode
 from lasagne_seq2seq.files import write_json
 from lasagne_seq2seq.rundir import check_vocabulary, load_resumable, save_checkpoint
 from lasagne_seq2seq.data.batches import default_buckets, iterate_batches
@@ -45,6 +44,30 @@ def perplexity(loss_sum, num_tokens):
     10.0
     """
     return math.exp(min(loss_sum / max(num_tokens, 1), 50.0))
+
+
+def word_perplexity(token_ppl, vocab, replies):
+    """Per-word perplexity of ``replies`` from their per-token perplexity.
+
+    The same summed NLL (EOS counted), over the replies' words plus EOS
+    instead of their tokens plus EOS: with subword pieces, the pieces'
+    log-probabilities summed per word, comparable with a word vocabulary's
+    perplexity (for which both are equal).
+
+    Parameters
+    ----------
+    token_ppl : float
+    vocab : Vocabulary
+    replies : list of int arrays
+        The target ids the perplexity was measured on (no EOS).
+
+    Returns
+    -------
+    float
+    """
+    tokens = sum(len(ids) + 1 for ids in replies)
+    words = sum(vocab.count_words(ids) + 1 for ids in replies)
+    return token_ppl ** (tokens / max(words, 1))
 
 
 class Trainer(object):
@@ -180,8 +203,7 @@ class Trainer(object):
         # on_unused_input: an lm network never reads the source side.
         function = theano.function(inputs, outputs, updates=updates,
                                    givens=list(zip(placeholders, grads)),
-                                   name="train_%s" % (shape,), on_unused_input="ignore",
-                               mode=compile_mode())
+                                   name="train_%s" % (shape,), on_unused_input="ignore")
         self._train_functions[shape] = function
         # This graph's dropout layers drew random streams of their own: they
         # are saved under its shape, and restored if the resumed run had them.
@@ -225,8 +247,7 @@ class Trainer(object):
             batch = self._symbolic_batch()
             loss_sum = self.net.loss(*batch, deterministic=True)
             self._valid_function = theano.function(list(batch), [loss_sum, batch[4].sum()],
-                                                   name="validate", on_unused_input="ignore",
-                                                   mode=compile_mode())
+                                                   name="validate", on_unused_input="ignore")
         return self._valid_function
 
     # ----------------------------------------------------------------- state
@@ -451,11 +472,15 @@ class Trainer(object):
         history = progress["history"]
         if final and history and history[-1]["step"] == progress["step"]:
             return
-        valid_ppl = self.validate() if len(self.dataset.valid) else None
+        # Per word, so that word and subword runs compare; also per token.
+        valid_token_ppl = self.validate() if len(self.dataset.valid) else None
+        valid_ppl = valid_token_ppl and word_perplexity(valid_token_ppl, self.dataset.vocab,
+                                                        self.dataset.valid.tgt)
         epochs_done = progress["epoch"] + progress["batch"] / max(self._batches_per_epoch, 1)
         record = {"step": progress["step"], "epoch": round(epochs_done, 4),
                   "train_ppl": perplexity(window_loss, window_tokens) if window_tokens else None,
-                  "valid_ppl": valid_ppl, "tokens_per_second": rate,
+                  "valid_ppl": valid_ppl, "valid_token_ppl": valid_token_ppl,
+                  "tokens_per_second": rate,
                   "train_seconds": progress["train_seconds"]}
         history.append(record)
         improved = valid_ppl is not None and (progress["best_valid_ppl"] is None
