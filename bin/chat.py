@@ -8,7 +8,7 @@ before (multi-turn memory); /reset forgets it, /quit or Ctrl-D leaves.
 import argparse
 import sys
 
-from lasagne_seq2seq.cli import ArgumentParser, add_flags, decode_options, run_main, select_device
+from lasagne_seq2seq.cli import ArgumentParser, add_device_flags, add_flags, decode_options, run_main, select_device
 from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only: Theano is not imported yet
 
 
@@ -21,7 +21,7 @@ def parse_args(argv):
                         help="checkpoint to load when MODEL is a run directory")
     parser.add_argument("--remember", action="store_true",
                         help="carry the conversation over from turn to turn")
-    parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    add_device_flags(parser)
     add_flags(parser, DecodeOptions, title="decoding (as bin/test.py)")
     return parser.parse_args(argv)
 
@@ -29,7 +29,7 @@ def parse_args(argv):
 def main(argv):
     args = parse_args(argv)
     options = decode_options(args)
-    select_device(args.device)
+    select_device(args.device, args.backend)
     from lasagne_seq2seq.decode.decoder import Decoder
     from lasagne_seq2seq.serve.export import load_inference_model
     from lasagne_seq2seq.serve.chat import run_chat

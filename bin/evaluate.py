@@ -17,7 +17,7 @@ Examples:
 import argparse
 import os
 
-from lasagne_seq2seq.cli import ArgumentParser, add_flags, decode_options, run_main, select_device
+from lasagne_seq2seq.cli import ArgumentParser, add_device_flags, add_flags, decode_options, run_main, select_device
 from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only
 from lasagne_seq2seq.evaluation.evaluate import DEFAULT_MAX_PAIRS
 
@@ -41,7 +41,7 @@ def parse_args(argv):
                         help="a --remember-state run: start every exchange's encoder from zeros "
                              "instead of carrying the state through each conversation (the "
                              "default, as training validates), to measure what the memory adds")
-    parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    add_device_flags(parser)
     add_flags(parser, DecodeOptions, title="decoding (as bin/test.py)")
     return parser.parse_args(argv)
 
@@ -50,7 +50,7 @@ def main(argv):
     args = parse_args(argv)
     # Before the slow loading: bad flags fail at once.
     options = decode_options(args, has_lm=bool(args.lm), has_backward=bool(args.backward))
-    select_device(args.device)
+    select_device(args.device, args.backend)
     from lasagne_seq2seq.files import write_json
     from lasagne_seq2seq.evaluation.evaluate import evaluate_run, format_table
     results = evaluate_run(args.run_dir, pairs=args.pairs, options=options, which=args.checkpoint,

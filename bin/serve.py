@@ -22,7 +22,7 @@ import os
 import signal
 import time
 
-from lasagne_seq2seq.cli import run_main, select_device
+from lasagne_seq2seq.cli import add_device_flags, run_main, select_device
 
 
 def parse_args(argv):
@@ -57,7 +57,7 @@ def parse_args(argv):
                         help="wait this long for concurrent questions to decode together")
     parser.add_argument("--max-batch", type=int, default=32, help="most questions in one batch")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
-    parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    add_device_flags(parser)
     args = parser.parse_args(argv)
     if min(args.max_chars, args.max_beam, args.max_reply_len, args.max_batch,
            args.max_connections, args.backlog) < 1:
@@ -83,7 +83,7 @@ def stop(signum, frame):
 
 def main(argv):
     args = parse_args(argv)
-    select_device(args.device)
+    select_device(args.device, args.backend)
     from lasagne_seq2seq.decode.decoder import Decoder
     from lasagne_seq2seq.serve.export import load_inference_model
     from lasagne_seq2seq.serve.http import BatchingDecoder, ServingLimits, make_server

@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from lasagne_seq2seq.cli import ArgumentParser, add_flags, decode_options, run_main, select_device
+from lasagne_seq2seq.cli import ArgumentParser, add_device_flags, add_flags, decode_options, run_main, select_device
 from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only: Theano is not imported yet
 
 
@@ -35,7 +35,7 @@ def parse_args(argv):
                              "(type /reset to forget it); off by default")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="which checkpoint of the run to load")
-    parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    add_device_flags(parser)
     parser.add_argument("--attention-plot", metavar="PATH.png",
                         help="attention model: draw the heat map of the first question's reply; "
                              "a {} in PATH draws one per question, {} replaced by its number "
@@ -114,7 +114,7 @@ def main(argv):
                            % (args.attention_plot, os.path.dirname(args.attention_plot)))
     # Read before the slow loading, so that a bad file fails at once.
     questions = read_questions(args.questions) if args.questions else None
-    select_device(args.device)
+    select_device(args.device, args.backend)
     from lasagne_seq2seq.decode.options import SAMPLE_QUESTIONS
     from lasagne_seq2seq.decode.decoder import load_decoder
     decoder = load_decoder(args.run_dir, args.checkpoint, max_len=options.max_len,

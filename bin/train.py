@@ -6,7 +6,7 @@ minutes of training, saved in runs/default (then run bin/test.py).
 """
 import argparse
 
-from lasagne_seq2seq.cli import ArgumentParser, add_flags, apply_flags, run_main, select_device
+from lasagne_seq2seq.cli import ArgumentParser, add_device_flags, add_flags, apply_flags, run_main, select_device
 from lasagne_seq2seq.config import PRESETS, SECTIONS, load_config, preset
 
 
@@ -25,7 +25,7 @@ def parse_args(argv):
     parser.add_argument("--run-dir", default="runs/default", help="where the run is saved")
     parser.add_argument("--overwrite", action="store_true",
                         help="start again even if the run directory holds a model")
-    parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    add_device_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     for section, settings in SECTIONS.items():
         add_flags(parser, settings, section)
@@ -46,7 +46,7 @@ def build_config(args):
 
 def main(argv):
     args = parse_args(argv)
-    select_device(args.device)
+    select_device(args.device, args.backend)
     config = build_config(args)
     from lasagne_seq2seq.train.run import train_run
     train_run(config, args.resume or args.run_dir, resume=bool(args.resume),

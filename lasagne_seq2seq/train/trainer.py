@@ -26,6 +26,7 @@ import numpy as np
 import theano
 import theano.tensor as T
 from lasagne.layers import DropoutLayer, get_all_layers
+from lasagne_seq2seq.backend.modes import compile_mode
 from lasagne_seq2seq.files import write_json
 from lasagne_seq2seq.rundir import check_vocabulary, load_resumable, save_checkpoint
 from lasagne_seq2seq.data.batches import default_buckets, iterate_batches
@@ -203,7 +204,8 @@ class Trainer(object):
         # on_unused_input: an lm network never reads the source side.
         function = theano.function(inputs, outputs, updates=updates,
                                    givens=list(zip(placeholders, grads)),
-                                   name="train_%s" % (shape,), on_unused_input="ignore")
+                                   name="train_%s" % (shape,), on_unused_input="ignore",
+                               mode=compile_mode())
         self._train_functions[shape] = function
         # This graph's dropout layers drew random streams of their own: they
         # are saved under its shape, and restored if the resumed run had them.
@@ -247,7 +249,8 @@ class Trainer(object):
             batch = self._symbolic_batch()
             loss_sum = self.net.loss(*batch, deterministic=True)
             self._valid_function = theano.function(list(batch), [loss_sum, batch[4].sum()],
-                                                   name="validate", on_unused_input="ignore")
+                                                   name="validate", on_unused_input="ignore",
+                                                   mode=compile_mode())
         return self._valid_function
 
     # ----------------------------------------------------------------- state
