@@ -49,27 +49,50 @@ def run_main(main, argv=None):
     sys.exit(status or 0)
 
 
-def select_device(device):
-    """Point Theano at a device; call before anything imports Theano.
+def add_device_flags(parser):
+    """Add ``--device`` and ``--backend``, the same in every script that compiles.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    """
+    from lasagne_seq2seq.backend.modes import BACKENDS
+    parser.add_argument("--device", help="cpu (default) or cuda; needs pygpu for cuda")
+    parser.add_argument("--backend", choices=BACKENDS,
+                        help="c (default): Theano's C code; jax: XLA through theano-pymc's "
+                             "JAX linker, on the CPU or an NVIDIA GPU (bash setup.sh --with-jax "
+                             "or --with-gpu; docs/stack.md)")
+
+
+def select_device(device, backend=None):
+    """Point Theano at a device and a back end; call before anything imports Theano.
 
     Parameters
     ----------
     device : str or None
         ``"cpu"``, ``"cuda"`` or ``"cudaN"``; None leaves ``THEANO_FLAGS`` as
         it is. An explicit device wins over one in ``THEANO_FLAGS``.
+    backend : str or None
+        ``"c"`` or ``"jax"`` (:mod:`lasagne_seq2seq.backend.modes`); None: ``"c"``.
 
     Raises
     ------
     Seq2SeqError
         If a GPU is asked for but pygpu (Theano's GPU back end) is missing,
-        or Theano was already imported with other settings.
+        ``--backend jax`` without jax or with ``--device cuda`` (JAX picks
+        its own device), or Theano was already imported with other settings.
     """
     import importlib.util
     import os
+    from lasagne_seq2seq.backend.modes import select_backend
+    if backend == "jax" and device is not None and device.startswith("cuda"):
+        raise Seq2SeqError("--backend jax runs on the GPU by itself where jax-cuda12-plugin is "
+                           "installed (bash setup.sh --with-gpu): drop --device %s" % device)
+    select_backend(backend)
     if device is None:
         return
     if device.startswith("cuda") and importlib.util.find_spec("pygpu") is None:
-        raise pygpu_missing("--device %s" % device, "--device cpu")
+        raise pygpu_missing("--device %s" % device, "--device cpu or --backend jax")
     if "theano" in sys.modules:
         raise Seq2SeqError("--device must be chosen before Theano is imported")
     from lasagne_seq2seq.backend.compat import merge_theano_flags
