@@ -17,7 +17,8 @@ Examples:
 import argparse
 import os
 
-from lasagne_seq2seq.cli import ArgumentParser, add_device_flags, add_flags, decode_options, run_main, select_device
+from lasagne_seq2seq.cli import (ArgumentParser, add_device_flags, add_flags, decode_options,
+                                 run_main, select_device)
 from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only
 from lasagne_seq2seq.evaluation.evaluate import DEFAULT_MAX_PAIRS
 

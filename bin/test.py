@@ -18,7 +18,8 @@ import argparse
 import os
 import sys
 
-from lasagne_seq2seq.cli import ArgumentParser, add_device_flags, add_flags, decode_options, run_main, select_device
+from lasagne_seq2seq.cli import (ArgumentParser, add_device_flags, add_flags, decode_options,
+                                 run_main, select_device)
 from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only: Theano is not imported yet
 
 

@@ -6,7 +6,8 @@ minutes of training, saved in runs/default (then run bin/test.py).
 """
 import argparse
 
-from lasagne_seq2seq.cli import ArgumentParser, add_device_flags, add_flags, apply_flags, run_main, select_device
+from lasagne_seq2seq.cli import (ArgumentParser, add_device_flags, add_flags, apply_flags,
+                                 run_main, select_device)
 from lasagne_seq2seq.config import PRESETS, SECTIONS, load_config, preset
 
 
