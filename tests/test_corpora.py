@@ -1,7 +1,10 @@
 """Every corpus format on real files, the prepared corpora, and every error."""
 import importlib.util
+import json
 import os
+import pwd
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,25 +17,38 @@ from lasagne_seq2seq.data.corpora import (corpus_path,
     prepare_shakespeare,
     split_conversations)
 from lasagne_seq2seq.errors import Seq2SeqError
+from toy import SIZES, toy_path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
-needs_shared = pytest.mark.skipif(not DATA.is_dir(), reason="../shared reference data absent")
+#: Movie lines as the original project kept them (movie_lines_cleaned_10k.txt):
+#: one utterance a line, consecutive lines a question and its reply, and the
+#: odd stray blank line that is no conversation boundary.
+MOVIE_LINES = ("Where were you last night?\n"
+               "Out. With friends, if you must know.\n"
+               "You said you'd call.\n"
+               "\n"
+               "I didn't have a phone, Dad!\n"
+               "That's what they all say... every single one of them, and then "
+               "they come home at three in the morning.\n"
+               "\n"
+               "Okay.\n")
 
 
-@needs_shared
-def test_the_original_plain_movie_lines():
-    # Two stray blank lines would make auto-detection read it as a script.
-    [lines] = load_conversations(str(DATA / "train" / "movie_lines_cleaned_10k.txt"), fmt="plain")
-    assert len(lines) == 9997 and lines[:2] == ["They do not!", "They do to!"]
+def test_the_original_plain_movie_lines(tmp_path):
+    # Its stray blank lines would make auto-detection read it as a script.
+    path = tmp_path / "movie_lines_cleaned.txt"
+    path.write_text(MOVIE_LINES, encoding="utf-8")
+    assert len(load_conversations(str(path))) == 3
+    [lines] = load_conversations(str(path), fmt="plain")
+    assert len(lines) == 6 and lines[:2] == ["Where were you last night?",
+                                             "Out. With friends, if you must know."]
     pairs = make_pairs([lines])
-    assert len(pairs) == 9996 and pairs[1] == ("They do to!", "I hope so.")
+    assert len(pairs) == 5 and pairs[2] == ("You said you'd call.", "I didn't have a phone, Dad!")
 
 
-@needs_shared
 def test_the_original_toy_task_pairs_alternate_lines():
-    pairs = make_pairs(load_conversations(str(DATA / "train" / "reversed_phrases.txt")),
+    pairs = make_pairs(load_conversations(str(toy_path("train", "reversed_phrases"))),
                        mode="alternate")
-    assert len(pairs) == 10000
+    assert len(pairs) == SIZES["train_pairs"]
     assert all(reply.split() == question.split()[::-1] for question, reply in pairs)
 
 
@@ -194,13 +210,53 @@ def test_a_corpus_without_read_permission_is_a_one_line_error(tmp_path, monkeypa
         load_conversations(str(path), fmt=fmt)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
-def test_a_chmod_000_corpus_is_a_one_line_error(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text("hi\nhello\n")
-    path.chmod(0)
-    with pytest.raises(Seq2SeqError, match="cannot be read \\(Permission denied\\)"):
-        load_conversations(str(path))
+def load_error_without_privileges(path):
+    """The one-line error of ``load_conversations(path)`` (None if it loads),
+    as a user without root's right to read every file: this process's, or,
+    under root, a forked child's that has become ``nobody``."""
+    def error_message():
+        try:
+            load_conversations(str(path))
+        except Seq2SeqError as error:
+            return str(error)
+        return None
+    if os.geteuid() != 0:
+        return error_message()
+    nobody = pwd.getpwnam("nobody")
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            answer = {"message": error_message()}
+        except BaseException as error:
+            answer = {"child failed": repr(error)}
+        finally:
+            os.write(write_end, json.dumps(answer).encode())
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = json.loads(pipe.read())
+    os.waitpid(child, 0)
+    assert "message" in answer, answer
+    return answer["message"]
+
+
+def test_a_chmod_000_corpus_is_a_one_line_error():
+    # In a folder anyone may enter, so that only the file's own mode refuses.
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        readable, refused = Path(folder) / "readable.txt", Path(folder) / "corpus.txt"
+        for path in (readable, refused):
+            path.write_text("hi\nhello\n")
+        readable.chmod(0o644)
+        refused.chmod(0)
+        assert load_error_without_privileges(readable) is None
+        message = load_error_without_privileges(refused)
+    assert re.search(r"corpus file .*corpus.txt cannot be read \(Permission denied\)", message), \
+        message
 
 
 def test_an_empty_cornell_line_splits_its_conversation(tmp_path):

@@ -1,5 +1,4 @@
 """From a corpus to batches: splits, vocabulary, caps, buckets, shapes."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from lasagne_seq2seq.data.batches import (EncodedPairs,
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.data.text import tokenize
 from lasagne_seq2seq.data.vocab import EOS_ID, PAD_ID, START_ID
+from toy import SIZES, toy_path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "reference" / "lasagne_seq2seq" / "data"
 
 
 @pytest.fixture
@@ -46,12 +45,12 @@ def test_a_given_vocabulary_is_used_as_is(script):
     assert again.vocab is data.vocab
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="../shared reference data absent")
 def test_a_plain_file_is_split_by_pair():
-    data = build_dataset(str(DATA / "train" / "reversed_phrases.txt"), fmt="plain",
+    data = build_dataset(str(toy_path("train", "reversed_phrases")), fmt="plain",
                          pairing="alternate", tokenizer="classic", valid_fraction=0.1,
                          test_fraction=0.0)
-    assert (len(data.train), len(data.valid)) == (9000, 1000)
+    pairs = SIZES["train_pairs"]
+    assert (len(data.train), len(data.valid)) == (pairs - pairs // 10, pairs // 10)
     valid_pairs = {(tuple(s), tuple(t)) for s, t in zip(data.valid.src, data.valid.tgt)}
     train_pairs = {(tuple(s), tuple(t)) for s, t in zip(data.train.src, data.train.tgt)}
     assert not valid_pairs & train_pairs

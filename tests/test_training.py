@@ -11,9 +11,8 @@ from lasagne_seq2seq.rundir import RunDir, load_checkpoint
 from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.train.run import train_run
-from toy import TOY, held_out_exact_match, quiet, toy_config
-
-pytestmark = pytest.mark.skipif(not TOY.is_dir(), reason="../shared reference data absent")
+from lasagne_seq2seq.data.toy import toy_words
+from toy import held_out_exact_match, quiet, toy_config, toy_path
 
 
 def test_v1_learns_to_reverse_unseen_phrases(v1_reverse):
@@ -22,7 +21,7 @@ def test_v1_learns_to_reverse_unseen_phrases(v1_reverse):
 
 def test_v2_warm_started_from_v1_learns_to_reverse(v1_reverse, tmp_path):
     config = toy_config("reversed_phrases", model="v2", init_encoder=v1_reverse,
-                        freeze_encoder_epochs=1, epochs=6)
+                        freeze_encoder_epochs=1, epochs=2)
     run_dir = str(tmp_path / "v2")
     train_run(config, run_dir, progress_bar=False, log=quiet)
     assert held_out_exact_match(run_dir, "reversed_phrases") >= 0.9
@@ -67,12 +66,21 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path):
     assert_same_parameters_after_10_steps(straight, halves)
 
 
+def chat_lines(path, count, seed=0):
+    """Write ``count`` lines of 1 to 12 toy words, one utterance a line
+    (the original's movie-lines format), and return ``path``."""
+    rng, words = np.random.RandomState(seed), toy_words(150)
+    path.write_text("".join(" ".join(rng.choice(words, rng.randint(1, 13))) + "\n"
+                            for _ in range(count)))
+    return path
+
+
 def test_resume_with_two_buckets_and_dropout_continues_exactly(tmp_path):
     # Each bucket's graph draws dropout streams of its own: all of them are
     # saved by shape and restored when the resumed run compiles that shape.
     def config(max_steps):
         config = small_config(max_steps=max_steps)
-        config.data.corpus = str(TOY / "train" / "movie_lines_cleaned_10k.txt")
+        config.data.corpus = str(chat_lines(tmp_path / "lines.txt", 250))
         config.data.pairing, config.data.max_pairs, config.data.vocab_size = "consecutive", 200, 300
         config.data.max_src_len = config.data.max_tgt_len = 8
         config.train.buckets, config.train.batch_size = 2, 8
@@ -114,7 +122,7 @@ def test_ctrl_c_saves_the_last_checkpoint(tmp_path, monkeypatch):
 
 
 def test_a_nan_loss_stops_with_a_clear_error(tmp_path, monkeypatch):
-    from lasagne_seq2seq.models import base as models
+    from lasagne_seq2seq.models import seq2seq as models
     from lasagne_seq2seq.train import trainer as training
     run_dir = str(tmp_path / "nan")
     # After the first validation (step 5) wrote last.npz: that is the last good state.
@@ -182,7 +190,7 @@ def test_truncated_and_mismatched_checkpoints_are_rejected(tmp_path):
 
 def test_pretrained_embeddings_reach_the_network_and_can_stay_frozen(tmp_path):
     from lasagne_seq2seq.data.vocab import Vocabulary
-    words = sorted({w for line in (TOY / "train" / "reversed_phrases.txt").read_text()
+    words = sorted({w for line in toy_path("train", "reversed_phrases").read_text()
                     .split("\n")[:600] for w in line.split()})
     rng = np.random.RandomState(0)
     vectors = {word: rng.randn(8).round(3) for word in words}
