@@ -16,7 +16,7 @@ training (4 x hidden extra additions per step).
 
 :func:`copy_theano_weights` loads a Theano network's weights, and
 :func:`parameter_differences` compares them afterwards, which is how
-``bench/run.py --check`` and ``tests/test_bench.py`` show that the math is
+``bench/run.py --check`` and ``bench/test_torch_reference.py`` show that the math is
 the same. Only those two import this module, and only when torch is installed.
 """
 import torch
