@@ -56,7 +56,9 @@ def test_a_gpu_in_theano_flags_without_pygpu_is_one_line(tmp_path):
     # with a traceback and go on on the CPU (here: to the missing corpus).
     # The scripts run as where pygpu is not installed, whether or not it is here.
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['pygpu'] = None\n")
-    env = {"THEANO_FLAGS": "device=cuda", "PYTHONPATH": str(tmp_path)}
+    env = {"THEANO_FLAGS": "device=cuda",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path),
+                                                       os.environ.get("PYTHONPATH")]))}
     result = run("train.py", "--run-dir", str(tmp_path / "run"), "--corpus", "/no/such/corpus.txt",
                  env=env)
     assert_one_line_error(result, "THEANO_FLAGS device=cuda needs pygpu")
