@@ -33,7 +33,7 @@ def parse_args(argv):
                         help="checkpoint to load when MODEL is a run directory")
     parser.add_argument("--lm", metavar="MODEL", help="language model for anti-LM decoding")
     parser.add_argument("--backward", metavar="MODEL",
-                        help="backward model (trained with --reverse) for MMI-bidi reranking")
+                        help="backward model (trained with --reverse-pairs) for MMI-bidi")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on; not loopback: needs a token")
     parser.add_argument("--port", type=int, default=8080, help="port (0 = any free port)")

@@ -9,6 +9,8 @@ import argparse
 from lasagne_seq2seq.cli import (ArgumentParser, add_device_flags, add_flags, apply_flags,
                                  run_main, select_device)
 from lasagne_seq2seq.config import PRESETS, SECTIONS, load_config, preset
+from lasagne_seq2seq.errors import Seq2SeqError
+from lasagne_seq2seq.train import mpi
 
 
 def parse_args(argv):
@@ -28,6 +30,10 @@ def parse_args(argv):
                         help="start again even if the run directory holds a model")
     add_device_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="train as N data-parallel processes on this machine (MPI; "
+                             "--batch-size is per process, docs/distributed.md); across "
+                             "machines, start bin/train.py with mpiexec or srun instead")
     for section, settings in SECTIONS.items():
         add_flags(parser, settings, section)
     return parser.parse_args(argv)
@@ -45,13 +51,36 @@ def build_config(args):
     return apply_flags(config, args, resume=bool(args.resume)).validate()
 
 
+def without_workers(argv):
+    """``argv`` less ``--workers N``: what each rank is started with."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            kept.append(arg)
+    return kept
+
+
 def main(argv):
     args = parse_args(argv)
+    launched = mpi.world_size_launched()
+    if args.workers is not None and launched > 1 and args.workers != launched:
+        raise Seq2SeqError("--workers %d, but the launcher started %d ranks: drop --workers "
+                           "under mpiexec or srun" % (args.workers, launched))
+    if args.workers is not None and args.workers > 1 and launched == 1:
+        build_config(args)  # bad flags fail once, here, not once per rank
+        return mpi.launch(args.workers, __file__, without_workers(argv))
+    mpi.prepare_rank()
     select_device(args.device, args.backend)
+    world = mpi.world()
     config = build_config(args)
     from lasagne_seq2seq.train.run import train_run
-    train_run(config, args.resume or args.run_dir, resume=bool(args.resume),
-              overwrite=args.overwrite, progress_bar=not args.no_progress)
+    mpi.guarded(world, lambda: train_run(
+        config, args.resume or args.run_dir, resume=bool(args.resume),
+        overwrite=args.overwrite, progress_bar=not args.no_progress, world=world))
     return 0
 
 

@@ -97,6 +97,9 @@ class Trainer(object):
         self.log = log
         self.sample_questions = list(sample_questions)
         tc = self.train_config
+        #: Processes training together (:mod:`lasagne_seq2seq.train.distributed`),
+        #: and whether this one writes the run directory.
+        self.world_size, self.is_writer = 1, True
         if tc.buckets and tc.unroll:
             self.buckets = default_buckets(config.data.max_src_len, config.data.max_tgt_len,
                                            tc.buckets)
@@ -194,18 +197,7 @@ class Trainer(object):
         loss_sum, penalty, new_memory = self.net.loss_terms(
             *batch, deterministic=False, n_src_steps=n_src, n_tgt_steps=n_tgt, memory=memory,
             candidates=self.candidates)
-        num_tokens = batch[4].sum()
-        grads = T.grad(loss_sum / num_tokens + penalty, self.trainable_params)
-        placeholders, updates, norm = self._optimizer_updates()
-        inputs, outputs = list(batch), [loss_sum, num_tokens, norm]
-        if memory is not None:  # multi-turn: the encoder state goes in and comes out
-            inputs.append(memory)
-            outputs.append(new_memory)
-        # on_unused_input: an lm network never reads the source side.
-        function = theano.function(inputs, outputs, updates=updates,
-                                   givens=list(zip(placeholders, grads)),
-                                   name="train_%s" % (shape,), on_unused_input="ignore",
-                               mode=compile_mode())
+        function = self._compile_step(shape, list(batch), loss_sum, penalty, memory, new_memory)
         self._train_functions[shape] = function
         # This graph's dropout layers drew random streams of their own: they
         # are saved under its shape, and restored if the resumed run had them.
@@ -223,6 +215,28 @@ class Trainer(object):
         self.log("compiled the training step for %s in %.0f s"
                  % ("%dx%d steps" % shape if shape else "any length", time.time() - started))
         return function
+
+    def _compile_step(self, shape, batch, loss_sum, penalty, memory, new_memory):
+        """One compiled update: the gradients of the per-token mean loss, then
+        the optimiser's step, in one function.
+
+        Returns
+        -------
+        theano function
+            ``(*batch[, memory]) -> [loss_sum, num_tokens, norm[, new_memory]]``.
+        """
+        num_tokens = batch[4].sum()
+        grads = T.grad(loss_sum / num_tokens + penalty, self.trainable_params)
+        placeholders, updates, norm = self._optimizer_updates()
+        inputs, outputs = list(batch), [loss_sum, num_tokens, norm]
+        if memory is not None:  # multi-turn: the encoder state goes in and comes out
+            inputs.append(memory)
+            outputs.append(new_memory)
+        # on_unused_input: an lm network never reads the source side.
+        return theano.function(inputs, outputs, updates=updates,
+                               givens=list(zip(placeholders, grads)),
+                               name="train_%s" % (shape,), on_unused_input="ignore",
+                               mode=compile_mode())
 
     def _memory_input(self):
         """The symbolic encoder state a training step starts from: None, the
@@ -307,8 +321,18 @@ class Trainer(object):
         self._pending_dropout_states = pending
         self._resumed_from = path
         self.progress.update(checkpoint["progress"])
-        self.log("resumed from %s at step %d (epoch %d, batch %d)"
-                 % (path, self.progress["step"], self.progress["epoch"] + 1, self.progress["batch"]))
+        saved_world = self.progress.get("world_size", 1)
+        if saved_world != self.world_size:
+            # Batches hold world_size times --batch-size pairs: keep the share
+            # of the epoch done (the rest of the epoch is batched anew).
+            self.progress["batch"] = self.progress["batch"] * saved_world // self.world_size
+            self.log("resuming a run of %d process%s with %d: the step count and epoch carry "
+                     "on, the global batch is now %d pairs"
+                     % (saved_world, "es" if saved_world > 1 else "", self.world_size,
+                        self.train_config.batch_size * self.world_size))
+        self.progress["world_size"] = self.world_size
+        self.log("resumed from %s at step %d (epoch %d, batch %d)" % (
+            path, self.progress["step"], self.progress["epoch"] + 1, self.progress["batch"]))
 
     def warm_start_encoder(self, run_dir):
         """Copy a trained run's encoder (and embeddings) into this network.
@@ -338,14 +362,21 @@ class Trainer(object):
     def validate(self):
         """Per-token perplexity of the validation split (dropout off)."""
         function = self._validation_function()
-        loss, tokens = 0.0, 0.0
-        for batch in iterate_batches(self.dataset.valid, self.train_config.batch_size,
-                                     reverse_source=self.config.model.reverse_source):
-            batch_loss, batch_tokens = function(batch.src, batch.src_mask, batch.tgt_in,
-                                                batch.tgt_out, batch.tgt_mask)
-            loss += float(batch_loss)
-            tokens += float(batch_tokens)
+        sums = np.zeros(2)
+        for batch in self._validation_batches():
+            sums += [float(value) for value in function(
+                batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)]
+        loss, tokens = self._total(sums)
         return perplexity(loss, tokens)
+
+    def _validation_batches(self):
+        """The validation batches this process scores."""
+        return iterate_batches(self.dataset.valid, self.train_config.batch_size,
+                               reverse_source=self.config.model.reverse_source)
+
+    def _total(self, sums):
+        """Sums over every process's share (one process: its own)."""
+        return sums
 
     def sample_replies(self):
         """Greedy replies to the sample questions, as ``q -> r`` lines."""
@@ -368,7 +399,9 @@ class Trainer(object):
 
     def _shuffled_batches(self):
         """One epoch of training batches, in an order drawn from ``self.rng``."""
-        return list(iterate_batches(self.dataset.train, self.train_config.batch_size,
+        # One batch of --batch-size pairs per process and step.
+        return list(iterate_batches(self.dataset.train,
+                                    self.train_config.batch_size * self.world_size,
                                     rng=self.rng, buckets=self.buckets,
                                     reverse_source=self.config.model.reverse_source))
 
@@ -392,6 +425,7 @@ class Trainer(object):
         """
         from tqdm import tqdm
         tc, progress = self.train_config, self.progress
+        progress["world_size"] = self.world_size
         started = time.time()
         seconds_before = progress["train_seconds"]
         tokens_before = progress["tokens"]
@@ -459,15 +493,17 @@ class Trainer(object):
                 reason = "completed %d epochs" % tc.epochs
             self._checkpoint_validation(window_loss, window_tokens, rate, final=True)
         except KeyboardInterrupt:
-            self.save("last")
-            self.run.commit()
+            if self.is_writer:
+                self.save("last")
+                self.run.commit()
             self.log("interrupted: saved %s at step %d; continue with --resume %s"
                      % (self.run.checkpoint("last"), progress["step"], self.run.path))
             raise
         progress["stop_reason"] = reason
         progress["tokens_per_second"] = (progress["tokens"] - tokens_before) / max(
             progress["train_seconds"] - seconds_before, 1e-9)
-        self.save("last")
+        if self.is_writer:
+            self.save("last")
         return progress
 
     def _checkpoint_validation(self, window_loss, window_tokens, rate, final=False):
@@ -493,14 +529,15 @@ class Trainer(object):
             progress["bad_validations"] = 0
         elif valid_ppl is not None:
             progress["bad_validations"] += 1
-        # best.npz first: a kill between the two then leaves a last.npz whose
-        # best_step is one that best.npz holds.
-        if improved:
-            self.save("best")
-        self.save("last")
-        write_json(history, self.run.history)
-        plot_history(history, self.run.curve)
-        self.run.commit()
+        if self.is_writer:
+            # best.npz first: a kill between the two then leaves a last.npz
+            # whose best_step is one that best.npz holds.
+            if improved:
+                self.save("best")
+            self.save("last")
+            write_json(history, self.run.history)
+            plot_history(history, self.run.curve)
+            self.run.commit()
         self.log("step %d: train ppl %s, valid ppl %s%s, %.0f tok/s" % (
             progress["step"], "%.2f" % record["train_ppl"] if record["train_ppl"] else "-",
             "%.2f" % valid_ppl if valid_ppl is not None else "-",
