@@ -1,17 +1,20 @@
 """The JAX back end (``--backend jax``) computes what the C back end does: for
 v1, v2, attention and a GRU, the loss and every gradient of one batch within
-1e-4 relative; training steps (fused Adam, clipping) the same losses; greedy
-decoding the same replies; dropout's random streams the same numbers. Tiny
-shapes (hidden 16, embedding 8, vocabulary 40). Needs jax: ``bash setup.sh
---with-jax``; skipped with that reason where it is absent."""
+1e-4 relative; training steps (fused Adam, clipping) the same losses, ten
+with dropout and fifty of the Trainer's own step; sampled softmax the same
+loss and gradients; greedy decoding the same replies, beam search the same
+n-best replies and scores; dropout's random streams the same numbers.
+Tiny shapes (hidden 16, embedding 8, vocabulary 40). Needs jax: ``bash
+setup.sh --with-jax``; skipped with that reason where it is absent."""
 import importlib.util
 
 import numpy as np
 import pytest
 
 from lasagne_seq2seq.backend.modes import compile_mode, select_backend, using_backend
-from lasagne_seq2seq.config import ModelConfig
-from lasagne_seq2seq.data.batches import EncodedPairs, iterate_batches
+from lasagne_seq2seq.config import ModelConfig, RunConfig
+from lasagne_seq2seq.data.batches import Dataset, EncodedPairs, iterate_batches
+from lasagne_seq2seq.data.vocab import SPECIALS, Vocabulary
 from lasagne_seq2seq.errors import Seq2SeqError
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
@@ -30,17 +33,21 @@ def batch_arrays():
     return [batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask]
 
 
+def vocabulary():
+    return Vocabulary(list(SPECIALS) + ["w%d" % i for i in range(VOCAB - len(SPECIALS))])
+
+
 def network(name, **options):
     from lasagne_seq2seq.models.registry import build_network
     return build_network(ModelConfig(embedding_size=8, hidden_size=16,
                                      **dict(MODELS[name], **options)), VOCAB)
 
 
-def loss_graph(net, arrays, deterministic=True):
+def loss_graph(net, arrays, deterministic=True, candidates=None):
     """The batch's symbolic inputs and loss, unrolled to its lengths as the trainer does."""
     import theano.tensor as T
     variables = [T.imatrix(), T.matrix(), T.imatrix(), T.imatrix(), T.matrix()]
-    terms = net.loss_terms(*variables, deterministic=deterministic,
+    terms = net.loss_terms(*variables, deterministic=deterministic, candidates=candidates,
                            n_src_steps=arrays[0].shape[1], n_tgt_steps=arrays[2].shape[1])
     return variables, terms.loss
 
@@ -88,6 +95,22 @@ def test_the_loss_and_every_gradient_equal_the_c_back_ends(name):
 
 
 @needs_jax
+def test_sampled_softmax_loss_and_gradients_equal_the_c_back_ends():
+    """Theano rewrites sampled softmax's cross-entropy into its fused
+    CrossentropySoftmaxArgmax1HotWithBias and ...Dx ops (compat item 8)."""
+    import theano
+    net, arrays = network("v1"), batch_arrays()
+    # 5 and 7 are targets of the batch too: accidental hits, removed.
+    candidates = theano.shared(np.array([5, 7, 9, 11, 30, 2], np.int32))
+    variables, loss = loss_graph(net, arrays, candidates=candidates)
+    outputs = [loss] + theano.grad(loss, net.params)
+    results = on_both_backends(lambda: theano.function(
+        variables, outputs, mode=compile_mode(), on_unused_input="ignore")(*arrays))
+    for expected, got in zip(results["c"], results["jax"]):
+        assert_close(expected, got)
+
+
+@needs_jax
 @pytest.mark.parametrize("name", ["v1", "attention"])
 def test_training_steps_give_the_same_losses(name):
     """Ten steps of clipped Adam (the fused SumOfSquares and AdamStep ops) and dropout."""
@@ -112,6 +135,49 @@ def test_training_steps_give_the_same_losses(name):
     assert_close(losses["c"], losses["jax"])
 
 
+def trainer(net, tmp_path, **train):
+    """A :class:`~lasagne_seq2seq.train.trainer.Trainer` of ``net`` on no data
+    (the tests feed its compiled steps), with ``train`` settings."""
+    from lasagne_seq2seq.rundir import RunDir
+    from lasagne_seq2seq.train.trainer import Trainer
+    config = RunConfig()
+    vars(config.train).update(train)
+    empty = EncodedPairs()
+    return Trainer(net, Dataset(vocabulary(), empty, empty, empty, {}), config,
+                   RunDir(str(tmp_path)), log=lambda line: None)
+
+
+@needs_jax
+def test_fifty_steps_of_the_trainer_give_the_same_losses(tmp_path):
+    """The Trainer's compiled step (Adam, clipping, dropout) on four batches
+    in turn. float32 rounding differs between the back ends (XLA's pairwise
+    sums, fused products) by ~1e-7 relative per operation; Adam divides each
+    gradient by its running norm, so these differences compound over the
+    steps: measured, within 1.1e-6 of the largest loss after ten steps and
+    2.2e-6 after fifty. 1e-4 leaves room for other BLAS builds and CPUs, and
+    a wrong gradient still fails: it moves every loss from the second on by
+    far more."""
+    import lasagne
+    rng = np.random.RandomState(5)
+    pairs = EncodedPairs([rng.randint(4, VOCAB, rng.randint(1, 5)).astype("int32")
+                          for _ in range(16)],
+                         [rng.randint(4, VOCAB, rng.randint(1, 5)).astype("int32")
+                          for _ in range(16)])
+    batches = list(iterate_batches(pairs, 4, buckets=[(4, 4)]))
+    initial = network("v1").param_values()
+
+    def train():
+        lasagne.random.set_rng(np.random.RandomState(3))  # the same dropout streams
+        net = network("v1", dropout=0.2)
+        net.set_param_values(initial)
+        step = trainer(net, tmp_path, learning_rate=0.01).train_function((4, 5))
+        return np.array([step(b.src, b.src_mask, b.tgt_in, b.tgt_out, b.tgt_mask)[0]
+                         for b in (batches * 13)[:50]])
+    losses = on_both_backends(train)
+    assert losses["c"][-4:].sum() < 0.8 * losses["c"][:4].sum()  # it learns
+    assert_close(losses["c"], losses["jax"])
+
+
 def greedy_replies(net, src, src_mask, steps=6):
     """Each row's argmax reply, step by step through the compiled decoder."""
     encode, step = net.compile_decoder()
@@ -132,6 +198,28 @@ def test_greedy_decoding_gives_the_same_replies(name):
     results = on_both_backends(lambda: greedy_replies(net, *arrays[:2]))
     np.testing.assert_array_equal(results["c"][0], results["jax"][0])
     assert_close(results["c"][1], results["jax"][1])
+
+
+@needs_jax
+@pytest.mark.parametrize("name", ["v1", "attention"])
+def test_beam_search_gives_the_same_replies_and_scores(name):
+    """Beam 3, three best replies to each of three questions, through the Decoder."""
+    from lasagne_seq2seq.decode.decoder import Decoder
+    from lasagne_seq2seq.decode.options import DecodeOptions
+    net, config = network(name), RunConfig()
+    config.data.max_src_len = config.data.max_tgt_len = 6
+    questions = ["w5 w9 w12", "w30 w1", "w7 w7 w20 w3"]
+
+    def beam():
+        found = Decoder(net, vocabulary(), config).decode(
+            questions, DecodeOptions(strategy="beam", beam=3, nbest=3))
+        return [[(reply.tokens, reply.score, reply.log_prob) for reply in replies]
+                for replies in found]
+    results = on_both_backends(beam)
+    assert [len(replies) for replies in results["c"]] == [3, 3, 3]
+    for expected, got in zip(results["c"], results["jax"]):
+        assert [tokens for tokens, *_ in expected] == [tokens for tokens, *_ in got]
+        assert_close([scores for _, *scores in expected], [scores for _, *scores in got])
 
 
 @needs_jax

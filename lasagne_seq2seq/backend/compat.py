@@ -71,6 +71,9 @@ What it does, in order:
      make every integer and default float of the process 64-bit and run
      float64 on GPUs (many times slower); XLA reduces pairwise, so float32
      sums stay within the tests' 1e-4 of the C back end;
+   * Theano's fused softmax cross-entropy (``CrossentropySoftmaxArgmax1HotWithBias``
+     and its gradient ``CrossentropySoftmax1HotWithBiasDx``), which Theano's
+     rewrites make of sampled softmax's loss, get JAX implementations;
    * ``Op`` subclasses without a registered implementation get theirs from
      their own ``jax_funcify()`` method: the package's fused ops carry their
      JAX implementations beside their C code, and imports still point down;
@@ -578,6 +581,8 @@ def _patch_jax():
     from theano.sandbox.rng_mrg import mrg_uniform
     from theano.scalar.basic import ScalarOp
     from theano.tensor.basic import Split
+    from theano.tensor.nnet.nnet import (CrossentropySoftmax1HotWithBiasDx,
+                                         CrossentropySoftmaxArgmax1HotWithBias)
     from theano.tensor.opt import Assert
     from theano.tensor.elemwise import CAReduce
     from theano.tensor.subtensor import (AdvancedIncSubtensor, AdvancedIncSubtensor1,
@@ -641,6 +646,24 @@ def _patch_jax():
     def _assert(op):
         # A jitted function cannot raise; the graph's checks ran at build time.
         return lambda value, *conditions: value
+
+    @funcify.register(CrossentropySoftmaxArgmax1HotWithBias)
+    def _crossentropy_softmax(op):
+        # What Theano rewrites categorical_crossentropy(softmax(x + b), y)
+        # into (sampled softmax's loss): (nll, softmax, argmax).
+        def crossentropy_softmax(x, b, y_idx):
+            logits = x + b
+            log_sm = jax.nn.log_softmax(logits, axis=1)
+            nll = -jnp.take_along_axis(log_sm, y_idx[:, None].astype(jnp.int32), axis=1)[:, 0]
+            return nll, jnp.exp(log_sm), jnp.argmax(logits, axis=1).astype(y_idx.dtype)
+        return crossentropy_softmax
+
+    @funcify.register(CrossentropySoftmax1HotWithBiasDx)
+    def _crossentropy_softmax_dx(op):
+        def crossentropy_softmax_dx(dy, sm, y_idx):
+            rows = jnp.arange(sm.shape[0])
+            return (sm * jnp.reshape(dy, (-1, 1))).at[rows, y_idx].add(-dy)
+        return crossentropy_softmax_dx
 
     @funcify.register(mrg_uniform)
     def _mrg_uniform(op):
