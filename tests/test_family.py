@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lasagne_seq2seq.train import trainer as training
+from lasagne_seq2seq.train.run import train_run
 from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.config import ModelConfig, RunConfig
 from lasagne_seq2seq.data.batches import EncodedPairs, iterate_batches
@@ -198,7 +199,7 @@ def train_reversal(config, run_dir):
         start_trainer(trainer, net, *args, **kwargs)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(training.Trainer, "__init__", start_and_keep)
-        training.train_run(config, run_dir, progress_bar=False, log=lambda line: None)
+        train_run(config, run_dir, progress_bar=False, log=lambda line: None)
     return trained[0]
 
 
@@ -207,7 +208,7 @@ def train_language_model(corpus, length, run_dir):
     vocabulary is the corpus's, as anti-LM needs; its quality does not matter."""
     config = reversal_config(corpus, "lm", length, max_steps=40, epochs=100)
     config.model.embedding_size = config.model.hidden_size = 16
-    training.train_run(config, run_dir, progress_bar=False, log=lambda line: None)
+    train_run(config, run_dir, progress_bar=False, log=lambda line: None)
     return run_dir
 
 

@@ -133,8 +133,9 @@ def test_a_nan_loss_stops_with_a_clear_error(tmp_path, monkeypatch):
         return (float("nan") if self.progress["step"] == 6 else loss), tokens
     with monkeypatch.context() as patch:
         patch.setattr(training.Trainer, "_run_step", nan_at_step_7)
-        with pytest.raises(Seq2SeqError, match=r"loss became nan at step 7: lower --lr \(now "
-                           r"0.005\) .* start again with --overwrite \(--resume keeps the "
+        with pytest.raises(Seq2SeqError, match=r"loss became nan at step 7: lower "
+                           r"--learning-rate \(now 0.005\) .* start again with --overwrite "
+                           r"\(--resume keeps the "
                            r"learning rate\); .*last.npz holds the last good state"):
             train_run(small_config(max_steps=10), run_dir, progress_bar=False, log=quiet)
     assert load_checkpoint(RunDir(run_dir).checkpoint("last"))["progress"]["step"] == 5
