@@ -51,9 +51,9 @@ if [ "$venv_python" != "$STACK_PYTHON" ]; then
 fi
 
 # 1. OpenBLAS, the BLAS Theano links when .venv has no MKL (requirements.txt
-#    installs it; lasagne_seq2seq.compat.blas_ldflags chooses), 3-5x faster
-#    than NumPy's C-API BLAS, the last resort. Its OpenMP build, so that the
-#    package's C ops share its threads (lasagne_seq2seq/cops.py); linking
+#    installs it; lasagne_seq2seq.backend.compat.blas_ldflags chooses), 3-5x
+#    faster than NumPy's C-API BLAS, the last resort. Its OpenMP build, so that
+#    the package's C ops share its threads (lasagne_seq2seq/nn/ops/cops.py); linking
 #    needs the unversioned libopenblas.so, which comes with -dev.
 no_openblas() {  # package, why, what Theano uses instead
   echo "[setup] WARNING: cannot install $1 ($2): Theano will use $3" >&2

@@ -15,13 +15,17 @@ from lasagne_seq2seq.decode.options import DecodeOptions  # NumPy only: Theano i
 
 def parse_args(argv):
     parser = ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", nargs="?", default="runs/default",
                         help="exported model file or run directory (default runs/default)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="checkpoint to load when MODEL is a run directory")
     parser.add_argument("--remember", action="store_true",
                         help="carry the conversation over from turn to turn")
+    parser.add_argument("--lm", metavar="MODEL",
+                        help="language model of replies (bin/train.py --model lm) for anti-LM")
+    parser.add_argument("--backward", metavar="MODEL",
+                        help="backward model p(S|T) (bin/train.py --reverse-pairs) for MMI-bidi")
     add_device_flags(parser)
     add_flags(parser, DecodeOptions, title="decoding (as bin/test.py)")
     return parser.parse_args(argv)
@@ -29,13 +33,16 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
-    options = decode_options(args)
+    options = decode_options(args, has_lm=bool(args.lm), has_backward=bool(args.backward))
     select_device(args.device, args.backend)
     from lasagne_seq2seq.decode.decoder import Decoder
     from lasagne_seq2seq.serve.export import load_inference_model
     from lasagne_seq2seq.serve.chat import run_chat
     config, vocab, net = load_inference_model(args.model, args.checkpoint)
-    conversation = Decoder(net, vocab, config).start_conversation(remember=args.remember)
+    lm = load_inference_model(args.lm) if args.lm else None
+    backward = load_inference_model(args.backward) if args.backward else None
+    decoder = Decoder(net, vocab, config, lm=lm, backward=backward)
+    conversation = decoder.start_conversation(remember=args.remember)
     run_chat(conversation, options, sys.stdin, sys.stdout)
     return 0
 

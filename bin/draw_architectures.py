@@ -2,8 +2,8 @@
 """Draw the v1, v2 and attention architectures as PNG diagrams.
 
 Writes pics/v1.png, pics/v2.png and pics/attention.png (or into --out),
-drawn with matplotlib as the networks of lasagne_seq2seq/models.py and
-lasagne_seq2seq/attention.py are built from the default configuration: one
+drawn with matplotlib as the networks of lasagne_seq2seq/models/ and
+lasagne_seq2seq/nn/attention.py are built from the default configuration: one
 layer deep, the question read reversed, one embedding matrix E for
 questions, replies and the output layer (shared and tied embeddings), and an
 output projection down to E's width (the hidden size is larger).

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate a trained model on held-out pairs.
 
-Prints per-token perplexity, corpus BLEU (smoothed, up to 4-grams), distinct-1/2, mean
+Prints perplexity per word and per token, corpus BLEU (sacreBLEU's, 0-100), distinct-1/2, mean
 reply length and the share of the most frequent reply as a table, and writes
 them (with a few example replies) as JSON, by default RUN_DIR/evaluation.json.
 A multi-turn run (bin/train.py --remember-state) is evaluated conversation by

@@ -8,13 +8,13 @@ without the run directory or any training code.
 import argparse
 import os
 
-from lasagne_seq2seq.cli import run_main
+from lasagne_seq2seq.cli import ArgumentParser, run_main
 from lasagne_seq2seq.serve.export import export_model
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="run directory written by bin/train.py")
     parser.add_argument("out", help="the file to write, e.g. chatbot.npz")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",

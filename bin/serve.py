@@ -22,12 +22,12 @@ import os
 import signal
 import time
 
-from lasagne_seq2seq.cli import add_device_flags, run_main, select_device
+from lasagne_seq2seq.cli import ArgumentParser, add_device_flags, run_main, select_device
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="exported model file (bin/export.py) or run directory")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
                         help="checkpoint to load when MODEL is a run directory")

@@ -66,6 +66,8 @@ def without_workers(argv):
 
 def main(argv):
     args = parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        raise Seq2SeqError("--workers must be at least 1 (got %d)" % args.workers)
     launched = mpi.world_size_launched()
     if args.workers is not None and launched > 1 and args.workers != launched:
         raise Seq2SeqError("--workers %d, but the launcher started %d ranks: drop --workers "

@@ -15,13 +15,13 @@ import argparse
 import time
 from pathlib import Path
 
-from lasagne_seq2seq.cli import run_main
+from lasagne_seq2seq.cli import ArgumentParser, run_main
 from lasagne_seq2seq.errors import Seq2SeqError
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="chitchat",
                         help="corpus name (chitchat, shakespeare) or path (default chitchat)")
     parser.add_argument("--format", default="auto", help="corpus format (default auto)")

@@ -624,4 +624,5 @@ def _write_glove_notice(path):
         if "licenses" in file.parts or file.name in ("LICENSE", "NOTICE", "THIRD-PARTY.txt"):
             parts.append("=" * 78 + "\n%s\n" % file.name + "=" * 78 + "\n"
                          + file.read_text(encoding="utf-8"))
-    path.write_text("\n\n".join(parts), encoding="utf-8")
+    with atomic_open(path) as handle:
+        handle.write("\n\n".join(parts))

@@ -28,7 +28,8 @@ __all__ = ["RANK_VARIABLES", "SIZE_VARIABLES", "BUCKET_BYTES", "World", "world",
            "mpiexec_path", "launch_command", "launch", "GradientBuckets", "guarded"]
 
 #: Where MPI launchers put a process's rank and the world's size (Open MPI,
-#: MPICH/Hydra and Slurm's PMI, PMIx).
+#: MPICH/Hydra and Slurm's PMI; under PMIx, e.g. ``srun --mpi=pmix``, Slurm's
+#: task count is the size).
 RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK")
 SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
 
@@ -42,6 +43,8 @@ def world_size_launched():
     for name in SIZE_VARIABLES:
         if os.environ.get(name, "").isdigit():
             return int(os.environ[name])
+    if "PMIX_RANK" in os.environ and os.environ.get("SLURM_NTASKS", "").isdigit():
+        return int(os.environ["SLURM_NTASKS"])
     return 1
 
 
