@@ -266,3 +266,12 @@ def test_setup_takes_an_installed_openmp_openblas_as_it_is(setup_sandbox):
     result = setup_sandbox(PYTHON="python3.11")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "apt" not in result.stdout
+
+
+def test_a_model_too_large_for_the_memory_is_refused_before_it_is_built(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("hello there\nhi\n\nhow are you\nfine\n")
+    result = run("train.py", "--corpus", str(corpus), "--format", "plain", "--hidden-size",
+                 "100000", "--run-dir", str(tmp_path / "run"))
+    assert_one_line_error(result, "--hidden-size 100000")
+    assert "GB of memory are free: lower --hidden-size" in result.stderr

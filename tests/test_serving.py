@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import random
+import re
 import runpy
 import signal
 import socket
@@ -569,3 +570,17 @@ def test_chat_script_on_a_run_directory(model, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("a b c\n/quit\n"))
     assert runpy.run_path(str(ROOT / "bin" / "chat.py"))["main"]([model[0]]) == 0
     assert "bot> c b a" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'{"text": "hi", "strategy": "sample", "seed": -1}', "--seed must be in [0, 2**32)"),
+    (b'{"text": "hi", "strategy": "sample", "seed": 1180591620717411303424}',
+     "--seed must be in [0, 2**32)"),
+    (b'{"text": "hi", "alpha": 1e308}', "--alpha must be at most 10"),
+    (b'{"text": "hi", "strategy": "sample", "temperature": 1e999}',
+     "--temperature must be a finite number"),
+])
+def test_out_of_range_numbers_in_a_request_are_bad_requests(body, message):
+    # They used to reach the decoder and come back as 500s.
+    with pytest.raises(Seq2SeqError, match=re.escape(message)):
+        parse_request(body, LIMITS)

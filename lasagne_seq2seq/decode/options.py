@@ -12,6 +12,7 @@ On top of any strategy: **MMI-antiLM** (Li et al. 2016), **MMI-bidi** and
 **averaged states** (seed 002); see :mod:`lasagne_seq2seq.decode.decoder`.
 """
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass
 from typing import Optional
@@ -34,6 +35,8 @@ SAMPLE_QUESTIONS = (
 
 #: The decoding strategies (the searches: :data:`lasagne_seq2seq.decode.decoder.STRATEGIES`).
 STRATEGY_NAMES = ("greedy", "beam", "sample")
+#: The largest length-normalisation exponent (100 tokens ** 10 is 1e20).
+MAX_ALPHA = 10.0
 #: The settings only sampling reads.
 SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "seed")
 
@@ -122,7 +125,17 @@ class DecodeOptions:
         DecodeOptions
             ``self``, for chaining.
         """
+        numbers = {name: getattr(self, name) for name in (
+            "alpha", "temperature", "top_p", "antilm_lambda", "mmi_bidi_lambda", "average_states")}
+        for name, value in numbers.items():
+            if not math.isfinite(value):
+                raise Seq2SeqError("--%s must be a finite number (got %s)"
+                                   % (name.replace("_", "-"), value))
         checks = [
+            (self.seed is None or 0 <= self.seed < 2 ** 32,
+             "--seed must be in [0, 2**32) (got %s)" % self.seed),
+            (self.alpha <= MAX_ALPHA, "--alpha must be at most %g: score / length**alpha "
+             "overflows beyond (got %s)" % (MAX_ALPHA, self.alpha)),
             (self.strategy in STRATEGY_NAMES, "--strategy must be one of %s (got %r)"
              % (", ".join(STRATEGY_NAMES), self.strategy)),
             (self.beam >= 1, "--beam must be at least 1 (got %s)" % self.beam),

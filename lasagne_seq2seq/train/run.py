@@ -108,7 +108,10 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
     # when layers are built: seed it here so a run does not depend on what ran
     # before it in the same process.
     lasagne.random.set_rng(np.random.RandomState(config.train.seed))
-    net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix)
+    # Training holds each parameter five times: itself, its gradient, Adam's
+    # two moments and the optimiser step's input.
+    net = build_network(config.model, len(dataset.vocab), embedding_matrix=embedding_matrix,
+                        memory_copies=5)
     # Decoding steps bypass the layers' transfers: no sample replies from placed layers.
     placed = place_network(net, devices, log)
     if not resume and writer:
