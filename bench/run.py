@@ -36,7 +36,10 @@ Variants (each a process with its own flags; see :data:`VARIANTS`):
 elementwise ops (above 20,000 or 200,000 elements); ``avx512`` lets OpenBLAS
 pick its kernels by CPU instead of the environment's ``OPENBLAS_CORETYPE``;
 ``sampled1024`` trains with sampled softmax over 1,024 candidate words (not
-the reference's math: its ratio is a speed-up, not a like-for-like figure).
+the reference's math: its ratio is a speed-up, not a like-for-like figure);
+``jax`` compiles with ``--backend jax`` (XLA, here on the CPU; ``bench/gpu.sh``
+on an NVIDIA GPU), where XLA compiles at a function's first call, which its
+compile times include.
 """
 import argparse
 import json
@@ -51,20 +54,24 @@ import numpy as np
 
 BATCH, LENGTH = 64, 15
 
-#: Theano variants: extra THEANO_FLAGS, extra environment of the process, and
-#: sampled-softmax candidates (0: the full softmax, the same math as PyTorch).
+#: Theano variants: extra THEANO_FLAGS, extra environment of the process,
+#: sampled-softmax candidates (0: the full softmax, the same math as PyTorch)
+#: and the back end (``--backend``).
 VARIANTS = {
-    "compat": dict(flags="", env={}, sampled_softmax=0),
-    "openmp": dict(flags="openmp=True,openmp_elemwise_minsize=20000", env={}, sampled_softmax=0),
+    "compat": dict(flags="", env={}, sampled_softmax=0, backend="c"),
+    "openmp": dict(flags="openmp=True,openmp_elemwise_minsize=20000", env={}, sampled_softmax=0,
+                   backend="c"),
     # Theano's default threshold (200,000 elements): only the optimiser's
     # elementwise ops on large parameters run in parallel, not the cells' steps.
-    "openmp200k": dict(flags="openmp=True", env={}, sampled_softmax=0),
+    "openmp200k": dict(flags="openmp=True", env={}, sampled_softmax=0, backend="c"),
     # This machine's environment pins OpenBLAS to its AVX2 ("Haswell")
     # kernels (OPENBLAS_CORETYPE=Haswell); empty lets OpenBLAS pick by CPU
     # (AVX-512 here), as PyTorch's own libraries always do.
-    "avx512": dict(flags="", env={"OPENBLAS_CORETYPE": ""}, sampled_softmax=0),
+    "avx512": dict(flags="", env={"OPENBLAS_CORETYPE": ""}, sampled_softmax=0, backend="c"),
     # Not the same math as the reference: a training-speed option (README).
-    "sampled1024": dict(flags="", env={}, sampled_softmax=1024),
+    "sampled1024": dict(flags="", env={}, sampled_softmax=1024, backend="c"),
+    # The same graphs through XLA (theano-pymc's JAX linker): bash setup.sh --with-jax.
+    "jax": dict(flags="", env={}, sampled_softmax=0, backend="jax"),
 }
 
 
@@ -146,6 +153,7 @@ def theano_setup(size, variant, dims=None):
     """
     import lasagne_seq2seq  # noqa: F401  (before Theano)
     import lasagne
+    from lasagne_seq2seq.backend.modes import select_backend
     from lasagne_seq2seq.rundir import RunDir
     from lasagne_seq2seq.config import preset
     from lasagne_seq2seq.data.batches import Dataset, EncodedPairs
@@ -156,6 +164,7 @@ def theano_setup(size, variant, dims=None):
     config.data.max_src_len = config.data.max_tgt_len = LENGTH
     config.train.buckets, config.train.batch_size = 1, BATCH
     config.train.sampled_softmax = VARIANTS[variant]["sampled_softmax"]
+    select_backend(VARIANTS[variant]["backend"])
     if dims:
         config.data.vocab_size, config.model.embedding_size, config.model.hidden_size = dims
     vocab = Vocabulary(list(SPECIALS) + ["w%d" % i for i in range(config.data.vocab_size - 4)])
@@ -195,12 +204,26 @@ def theano_greedy(encode_fn, step_fn, src, start_id, max_len):
     return np.stack(tokens, axis=1)
 
 
+def compiled_step(trainer, batch):
+    """The trainer's training step and the seconds it took to compile.
+
+    With the JAX back end XLA compiles at the first call, so the seconds
+    include one call on ``batch``; with the C back end Theano has compiled
+    everything when ``train_function`` returns.
+    """
+    from lasagne_seq2seq.backend.modes import current_backend
+    started = time.time()
+    step = trainer.train_function((LENGTH, LENGTH + 1))
+    if current_backend() == "jax":
+        step(*batch)
+    return step, time.time() - started
+
+
 def theano_compile(size, variant):
     """Seconds to compile the training step (cold or cached: the caller's cache)."""
-    _, _, _, trainer = theano_setup(size, variant)
-    started = time.time()
-    trainer.train_function((LENGTH, LENGTH + 1))
-    return {"compile_s": time.time() - started}
+    _, vocab, _, trainer = theano_setup(size, variant)
+    _, seconds = compiled_step(trainer, random_batch(len(vocab), np.random.RandomState(0)))
+    return {"compile_s": seconds}
 
 
 def theano_measure(size, variant, steps):
@@ -209,10 +232,9 @@ def theano_measure(size, variant, steps):
     from lasagne_seq2seq.decode.options import DecodeOptions
     from lasagne_seq2seq.decode.decoder import Decoder
     rng = np.random.RandomState(0)
-    started = time.time()
-    step = trainer.train_function((LENGTH, LENGTH + 1))
-    results = {"compile_cached_s": time.time() - started}
     batches = [random_batch(len(vocab), rng) for _ in range(4)]
+    step, seconds = compiled_step(trainer, batches[0])
+    results = {"compile_cached_s": seconds}
     for batch in batches[:2]:
         step(*batch)  # warm-up: first calls allocate the kept buffers
 
@@ -232,7 +254,8 @@ def theano_measure(size, variant, steps):
 
     def greedy_ids(questions):
         return theano_greedy(decoder.encode_fn, decoder.step_fn, questions, vocab.start_id, LENGTH)
-    greedy_ids(src[:1])  # warm-up
+    greedy_ids(src[:1])  # warm-ups (with JAX, XLA compiles for each batch size)
+    greedy_ids(src)
     results["greedy_ids_ms"] = 1e3 * median_seconds(lambda: greedy_ids(src[:1]), 10)
     results["batched_ids_replies_per_s"] = BATCH / median_seconds(lambda: greedy_ids(src), 5)
     # text: the same words as strings, through the Decoder.
@@ -259,16 +282,18 @@ def torch_batch(batch):
             for a in (src, tgt_in, tgt_out, tgt_mask)]
 
 
-def torch_measure(size, steps):
-    """The reference network's training throughput and greedy decoding speed."""
+def torch_measure(size, steps, device="cpu"):
+    """The reference network's training throughput and greedy decoding speed
+    on ``device`` (``"cuda"``: an NVIDIA GPU, ``bench/gpu.sh``)."""
     import torch
     from torch_reference import TorchSeq2Seq, greedy_decode, training_step
     torch.manual_seed(0)
     vocab_size, embedding_size, hidden_size = sizes_of(size)
-    model = TorchSeq2Seq(vocab_size, embedding_size, hidden_size)
+    model = TorchSeq2Seq(vocab_size, embedding_size, hidden_size).to(device)
     step = training_step(model)
     rng = np.random.RandomState(0)
-    batches = [torch_batch(random_batch(vocab_size, rng)) for _ in range(4)]
+    batches = [[a.to(device) for a in torch_batch(random_batch(vocab_size, rng))]
+               for _ in range(4)]
     for batch in batches[:2]:
         step(*batch)
     seconds, others = timed_steps(lambda: step(*batches[rng.randint(len(batches))]), steps)
@@ -277,11 +302,12 @@ def torch_measure(size, steps):
                "threads": torch.get_num_threads()}
     model.eval()
     src = batches[0][0]
-    greedy_decode(model, src[:1], 2, LENGTH)
-    results["greedy_ids_ms"] = 1e3 * median_seconds(
-        lambda: greedy_decode(model, src[:1], 2, LENGTH), 10)
-    results["batched_ids_replies_per_s"] = BATCH / median_seconds(
-        lambda: greedy_decode(model, src, 2, LENGTH), 5)
+
+    def greedy_ids(questions):  # the ids back on the host, as Theano returns them
+        return greedy_decode(model, questions, 2, LENGTH).cpu()
+    greedy_ids(src[:1])
+    results["greedy_ids_ms"] = 1e3 * median_seconds(lambda: greedy_ids(src[:1]), 10)
+    results["batched_ids_replies_per_s"] = BATCH / median_seconds(lambda: greedy_ids(src), 5)
     results["peak_mb"] = peak_memory_mb()
     results["version"] = torch.__version__
     return results
@@ -347,7 +373,7 @@ def print_same_math(size):
 
 
 # ------------------------------------------------------------------ runner
-def run_child(kind, size, variant, steps, compiledir, profile=False):
+def run_child(kind, size, variant, steps, compiledir, profile=False, torch_device="cpu"):
     """Run one measurement in a fresh process; returns its JSON result.
 
     Parameters
@@ -361,6 +387,8 @@ def run_child(kind, size, variant, steps, compiledir, profile=False):
         None: the package's usual cache.
     profile : bool
         Print Theano's profile of every function the process runs.
+    torch_device : str
+        Where PyTorch runs (``kind`` torch): ``cpu`` or ``cuda``.
     """
     env = dict(os.environ)
     if kind != "torch":
@@ -369,7 +397,8 @@ def run_child(kind, size, variant, steps, compiledir, profile=False):
         env["THEANO_FLAGS"] = ",".join(filter(None, [env.get("THEANO_FLAGS", "")] + flags))
         env.update(VARIANTS[variant]["env"])
     command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--sizes", size,
-               "--variants", variant or "none", "--steps", str(steps)]
+               "--variants", variant or "none", "--steps", str(steps),
+               "--torch-device", torch_device]
     process = subprocess.run(command, env=env, capture_output=True, text=True)
     if process.returncode != 0:
         raise RuntimeError("%s %s %s failed:\n%s" % (kind, size, variant, process.stderr[-3000:]))
@@ -388,13 +417,13 @@ def measure_variant(size, variant, steps, cold):
     return result
 
 
-def child_main(kind, size, variant, steps):
+def child_main(kind, size, variant, steps, torch_device):
     if kind == "theano-cold":
         result = theano_compile(size, variant)
     elif kind == "theano":
         result = theano_measure(size, variant, steps)
     else:
-        result = torch_measure(size, steps)
+        result = torch_measure(size, steps, torch_device)
     print(json.dumps(result))
 
 
@@ -452,6 +481,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold compile")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    parser.add_argument("--torch-device", default="cpu",
+                        help="where the PyTorch reference runs: cpu, or cuda (bench/gpu.sh)")
     parser.add_argument("--profile", action="store_true",
                         help="print Theano's profile of the first variant's functions")
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
@@ -462,7 +493,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes, variants = args.sizes.split(","), args.variants.split(",")
     if args.child:
-        return child_main(args.child, sizes[0], variants[0], args.steps)
+        return child_main(args.child, sizes[0], variants[0], args.steps, args.torch_device)
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         parser.error("unknown variants %s: choose from %s" % (unknown, ", ".join(VARIANTS)))
@@ -493,7 +524,8 @@ def main(argv=None):
             except RuntimeError as error:  # one broken variant must not hide the others
                 print(error)
         if has_torch:
-            columns["pytorch"] = run_child("torch", size, None, args.steps, None)
+            columns["pytorch"] = run_child("torch", size, None, args.steps, None,
+                                           torch_device=args.torch_device)
         everything[size] = columns
         print(format_size_table(size, columns))
         print()

@@ -189,7 +189,7 @@ def greedy_decode(model, src, start_id, max_len):
     torch.LongTensor ``(batch, max_len)``
     """
     state = model.encode(src)
-    previous = torch.full((src.shape[0],), start_id, dtype=torch.long)
+    previous = torch.full((src.shape[0],), start_id, dtype=torch.long, device=src.device)
     tokens = []
     for _ in range(max_len):
         log_probs, state = model.step(previous, state)
