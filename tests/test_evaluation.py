@@ -155,7 +155,8 @@ def test_a_run_without_a_test_split_asks_for_pairs(runs, tmp_path):
 
 def test_bin_evaluate_rejects_bad_decoding_flags_in_one_line(tmp_path):
     process = subprocess.run(
-        [sys.executable, str(REPO / "bin" / "evaluate.py"), str(tmp_path), "--temperature", "0"],
+        [sys.executable, str(REPO / "bin" / "evaluate.py"), str(tmp_path), "--strategy", "sample",
+         "--temperature", "0"],
         capture_output=True, text=True, cwd=str(REPO))
     assert process.returncode == 2
     assert process.stderr.startswith("error: --temperature must be > 0")

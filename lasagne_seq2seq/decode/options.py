@@ -219,7 +219,7 @@ antilm_gamma, mmi_bidi_lambda, average_states, allow_unk
         if strategy == "greedy" and values.get("beam", 1) > 1:
             raise Seq2SeqError("--beam %s does nothing with --strategy greedy: use --strategy beam "
                                "(or drop --strategy)" % values["beam"])
-        ignored = sorted(name for name in SAMPLING_SETTINGS if name in values)
+        ignored = sorted(name for name in SAMPLING_SETTINGS if values.get(name) is not None)
         if ignored and strategy != "sample":
             raise Seq2SeqError("--%s only affects sampling: add --strategy sample or drop it"
                                % ignored[0].replace("_", "-"))
