@@ -80,9 +80,13 @@ class DistributedTrainer(Trainer):
         import theano
         self._update_function()  # compiled here, outside the steps' timing
         grads = theano.grad(loss_sum, self.trainable_params)
-        return theano.function(batch, [loss_sum, batch[4].sum()] + grads,
-                               name="gradients_%s" % (shape,), on_unused_input="ignore",
-                               mode=compile_mode())
+        function = theano.function(batch, [loss_sum, batch[4].sum()] + grads,
+                                   name="gradients_%s" % (shape,), on_unused_input="ignore",
+                                   mode=compile_mode())
+        # Every rank meets each bucket at the same step: wait here for the
+        # slowest compile (a rank with a cold cache), not in the timed step.
+        self.world.barrier()
+        return function
 
     def _update_function(self):
         """The optimiser's step on the reduced, per-token gradients."""
