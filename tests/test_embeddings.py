@@ -309,7 +309,7 @@ def test_embeddings_init_flag_reaches_the_network_config_and_log(init, vectors, 
     assert load_config(str(tmp_path / "config.json")).train.embeddings_init == init
     built = {}
 
-    def build_network(model_config, vocab_size, embedding_matrix=None):
+    def build_network(model_config, vocab_size, embedding_matrix=None, memory_copies=1):
         built["matrix"] = embedding_matrix
         raise _NetworkBuilt()
 
