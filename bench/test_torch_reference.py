@@ -2,13 +2,13 @@
 step, greedy replies. Needs PyTorch (bench/README.md), which the project's
 tests do not: run it as ``.venv/bin/python -m pytest bench/test_torch_reference.py``.
 """
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch")  # the reference needs PyTorch; nothing else here does
 
 BENCH = Path(__file__).resolve().parent
 #: Small sizes for the Theano-PyTorch comparison: (vocabulary, embedding,
@@ -16,16 +16,8 @@ BENCH = Path(__file__).resolve().parent
 #: projection is in the network, as at the benchmark's sizes.
 DIMS, BATCH, LENGTH = (50, 8, 16), 4, 5
 
-
-@pytest.fixture(scope="module")
-def bench_run():
-    """bench/run.py as a module, with bench/ importable (as when it runs as a script)."""
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(BENCH))
+sys.path.insert(0, str(BENCH.parent / "tests"))
+from test_bench import bench_run  # noqa: E402,F401  (bench/run.py as a module, the fixture)
 
 
 def test_theano_and_pytorch_compute_the_same_loss_and_training_step(bench_run):
