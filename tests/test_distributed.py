@@ -178,3 +178,24 @@ def test_what_ranks_cannot_share_yet_is_refused_in_one_line(section, field, valu
     setattr(getattr(config, section), field, value)
     with pytest.raises(Seq2SeqError, match="several workers cannot train with %s" % flag):
         check_distributable(config)
+
+
+def test_ctrl_c_stops_every_rank_at_one_step_and_rank_0_saves_once(corpus, tmp_path):
+    run_dir = tmp_path / "interrupted"
+    process = subprocess.Popen(
+        [sys.executable, TRAIN] + train_args(corpus, run_dir, "--batch-size", "8",
+                                             "--max-steps", "100000", "--workers", "2"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 500
+        while not (run_dir / "last.npz").exists() and time.time() < deadline:
+            assert process.poll() is None
+            time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
+        output = process.communicate(timeout=120)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, output[-2000:]
+    assert output.count("interrupted: saved %s" % (run_dir / "last.npz")) == 1, output[-2000:]
+    assert parameters(run_dir)["progress"]["step"] >= 2

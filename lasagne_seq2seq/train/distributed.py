@@ -21,6 +21,7 @@ noticed by ``mpiexec``, which ends the others: no rank waits forever.
 The processes, their collectives and launching them are
 :mod:`lasagne_seq2seq.train.mpi`.
 """
+import signal
 import time
 
 import numpy as np
@@ -31,6 +32,9 @@ from lasagne_seq2seq.train.mpi import GradientBuckets
 from lasagne_seq2seq.train.trainer import Trainer
 
 __all__ = ["DistributedTrainer", "check_distributable"]
+
+#: The stop reason rank 0 broadcasts when it was interrupted.
+_INTERRUPTED = "interrupted"
 
 
 def check_distributable(config):
@@ -73,6 +77,7 @@ class DistributedTrainer(Trainer):
             self.sample_questions = []
         self._buckets = None
         self._update = None
+        self._interrupted = False
 
     def _compile_step(self, shape, batch, loss_sum, penalty, memory, new_memory):
         """The gradients of this rank's summed loss; the update comes after
@@ -127,8 +132,36 @@ class DistributedTrainer(Trainer):
         return self.world.sum_in_place(np.asarray(sums, dtype=np.float32)).astype(np.float64)
 
     def _stop_reason(self, started):
-        # Rank 0's clock decides --max-minutes, so that every rank stops at the same step.
-        return self.world.broadcast(super(DistributedTrainer, self)._stop_reason(started))
+        # Rank 0 decides, so that every rank stops at the same step: its
+        # clock for --max-minutes, and whether it was interrupted.
+        reason = super(DistributedTrainer, self)._stop_reason(started)
+        if self._interrupted and reason is None:
+            reason = _INTERRUPTED
+        reason = self.world.broadcast(reason)
+        if reason == _INTERRUPTED:
+            raise KeyboardInterrupt
+        return reason
+
+    def _interrupt(self, signum, frame):
+        self._interrupted = True
+
+    def train(self, progress_bar=True):
+        """Train as :meth:`Trainer.train`; SIGINT, SIGTERM (Slurm's ``scancel``)
+        and SIGUSR1 (which ``mpiexec`` forwards to every rank; ``--workers``
+        sends it on Ctrl-C) end every rank at the same step, and rank 0 saves
+        ``last.npz`` once.
+
+        A rank cannot stop in the middle of a step: the others would wait in
+        its Allreduce. The signal is noted and the ranks stop together after
+        the step.
+        """
+        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+        previous = {signum: signal.signal(signum, self._interrupt) for signum in handled}
+        try:
+            return super(DistributedTrainer, self).train(progress_bar)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def synchronise(self):
         """Rank 0's parameters and optimiser state, on every rank."""

@@ -15,6 +15,7 @@ Examples
 """
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -192,7 +193,16 @@ def launch(workers, script, argv):
         raise Seq2SeqError("--workers %d needs MPI's mpiexec: run `bash setup.sh`, which "
                            "installs mpi4py and Open MPI from PyPI" % workers)
     command, env = launch_command(workers, script, argv, mpiexec)
-    return subprocess.call(command, env=env)
+    # mpiexec ends the job at once on Ctrl-C, so it runs in a session of its
+    # own, out of the terminal's reach, and Ctrl-C here becomes SIGUSR1, which
+    # it forwards to every rank: they stop together and rank 0 saves.
+    with subprocess.Popen(command, env=env, start_new_session=True) as process:
+        previous = signal.signal(signal.SIGINT,
+                                 lambda signum, frame: process.send_signal(signal.SIGUSR1))
+        try:
+            return process.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 class GradientBuckets(object):
