@@ -23,14 +23,15 @@ import re
 import numpy as np
 
 __all__ = ["atomic_path", "atomic_open", "write_json", "savez", "remove_partials",
-           "PARTIAL_MARK"]
+           "fsync_path", "process_alive", "PARTIAL_MARK"]
 
 #: What marks a temporary file of this module: ``NAME.partial-PID[SUFFIX]``.
 PARTIAL_MARK = ".partial-"
 _PARTIAL = re.compile(r"^(?P<name>.+)%s(?P<pid>\d+)(\.[A-Za-z0-9]+)?$" % re.escape(PARTIAL_MARK))
 
 
-def _fsync_path(path, directory=False):
+def fsync_path(path, directory=False):
+    """Flush a file's (or, with ``directory``, a folder's entries') writes to disk."""
     flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
     handle = os.open(path, flags)
     try:
@@ -39,7 +40,8 @@ def _fsync_path(path, directory=False):
         os.close(handle)
 
 
-def _alive(pid):
+def process_alive(pid):
+    """Whether process ``pid`` runs (one of another user counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -68,7 +70,7 @@ def remove_partials(folder):
         return removed
     for name in names:
         match = _PARTIAL.match(name)
-        if match and not _alive(int(match["pid"])):
+        if match and not process_alive(int(match["pid"])):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(folder, name))
                 removed.append(name)
@@ -99,9 +101,9 @@ def atomic_path(path, suffix=""):
     tmp = "%s%s%d%s" % (path, PARTIAL_MARK, os.getpid(), suffix)
     try:
         yield tmp
-        _fsync_path(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
-        _fsync_path(folder, directory=True)
+        fsync_path(folder, directory=True)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

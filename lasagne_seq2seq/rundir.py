@@ -27,7 +27,7 @@ import zipfile
 import numpy as np
 from lasagne_seq2seq.config import load_config, save_config
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.files import _alive, _fsync_path, remove_partials, savez
+from lasagne_seq2seq.files import fsync_path, process_alive, remove_partials, savez
 
 #: The files a run directory owns (``bin/export.py`` never writes beside them).
 RUN_FILES = ("config.json", "vocab.json", "last.npz", "best.npz", "history.json", "curve.png")
@@ -136,7 +136,7 @@ class RunDir(object):
         stale = {}
         for entry in sorted(os.listdir(parent)):
             match = pattern.match(entry)
-            if match and not _alive(int(match[2])):
+            if match and not process_alive(int(match[2])):
                 stale[os.path.join(parent, entry)] = match[1]
         if not os.path.exists(self.path) and set(stale.values()) == {"new", "old"}:
             # Killed between the renames of a swap without an atomic exchange:
@@ -211,7 +211,7 @@ def _exchange(new, old):
         os.rename(old, aside)
         os.rename(new, old)
         os.rename(aside, new)
-    _fsync_path(os.path.dirname(os.path.abspath(old)), directory=True)
+    fsync_path(os.path.dirname(os.path.abspath(old)), directory=True)
 
 
 def vocab_fingerprint(vocab):
