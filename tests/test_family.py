@@ -14,13 +14,14 @@ from lasagne_seq2seq.train import trainer as training
 from lasagne_seq2seq.train.run import train_run
 from lasagne_seq2seq.models.registry import load_model
 from lasagne_seq2seq.config import ModelConfig, RunConfig
-from lasagne_seq2seq.data.batches import EncodedPairs, iterate_batches
 from lasagne_seq2seq.decode.options import DecodeOptions
 from lasagne_seq2seq.decode.decoder import Decoder
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.models.registry import build_network
 import theano
 import theano.tensor as T
+
+from toy import tiny_batch
 
 VOCAB = 23
 BIN = Path(__file__).resolve().parents[1] / "bin"
@@ -34,12 +35,6 @@ def load_script(name):
     return script
 
 
-def small_batch():
-    rng = np.random.RandomState(1)
-    pairs = EncodedPairs([rng.randint(4, VOCAB, n).astype("int32") for n in (3, 5, 2)],
-                         [rng.randint(4, VOCAB, n).astype("int32") for n in (4, 1, 3)])
-    batch = next(iterate_batches(pairs, 3))
-    return [batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask]
 
 
 @pytest.mark.parametrize("options", [
@@ -51,7 +46,7 @@ def test_step_function_reproduces_the_training_loss_and_memory_carries(options):
     config = ModelConfig(embedding_size=6, hidden_size=10, **options)
     net = build_network(config, VOCAB)
     assert len({p.name for p in net.params}) == len(net.params)
-    arrays = small_batch()
+    arrays = tiny_batch(VOCAB)
     variables = [T.imatrix(), T.matrix(), T.imatrix(), T.imatrix(), T.matrix()]
     terms = net.loss_terms(*variables, deterministic=True)
     loss_fn = theano.function(variables, [terms.loss, terms.penalty], on_unused_input="ignore")
@@ -129,7 +124,7 @@ def test_norm_stabilizer_is_the_papers_penalty_on_hidden_states_and_logits(optio
     for which in ("hidden", "logits", "both"):
         nets[which] = build_network(dataclasses.replace(base, norm_stabilize=which), VOCAB)
         nets[which].set_param_values(nets["hidden"].param_values())
-    arrays = small_batch()
+    arrays = tiny_batch(VOCAB)
     variables = [T.imatrix(), T.matrix(), T.imatrix(), T.imatrix(), T.matrix()]
     penalties = theano.function(variables, [net.loss_terms(*variables, deterministic=True).penalty
                                             for net in nets.values()], on_unused_input="ignore")

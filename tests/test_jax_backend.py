@@ -17,6 +17,7 @@ from lasagne_seq2seq.config import ModelConfig, RunConfig
 from lasagne_seq2seq.data.batches import Dataset, EncodedPairs, iterate_batches
 from lasagne_seq2seq.data.vocab import SPECIALS, Vocabulary
 from lasagne_seq2seq.errors import Seq2SeqError
+from toy import tiny_batch
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                reason="jax is not installed: bash setup.sh --with-jax")
@@ -26,12 +27,6 @@ MODELS = {"v1": dict(model="v1"), "v2": dict(model="v2"), "attention": dict(mode
           "gru": dict(model="v1", cell="gru")}
 
 
-def batch_arrays():
-    rng = np.random.RandomState(1)
-    pairs = EncodedPairs([rng.randint(4, VOCAB, n).astype("int32") for n in (3, 5, 2)],
-                         [rng.randint(4, VOCAB, n).astype("int32") for n in (4, 1, 3)])
-    batch = next(iterate_batches(pairs, 3))
-    return [batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask]
 
 
 def vocabulary():
@@ -91,7 +86,7 @@ def test_jax_without_jax_is_a_one_line_error(monkeypatch):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_the_loss_and_every_gradient_equal_the_c_back_ends(name):
     import theano
-    net, arrays = network(name), batch_arrays()
+    net, arrays = network(name), tiny_batch(VOCAB)
     variables, loss = loss_graph(net, arrays)
     outputs = [loss] + theano.grad(loss, net.params)
     results = on_both_backends(lambda: theano.function(
@@ -106,7 +101,7 @@ def test_sampled_softmax_loss_and_gradients_equal_the_c_back_ends():
     """Theano rewrites sampled softmax's cross-entropy into its fused
     CrossentropySoftmaxArgmax1HotWithBias and ...Dx ops (compat item 8)."""
     import theano
-    net, arrays = network("v1"), batch_arrays()
+    net, arrays = network("v1"), tiny_batch(VOCAB)
     # 5 and 7 are targets of the batch too: accidental hits, removed.
     candidates = theano.shared(np.array([5, 7, 9, 11, 30, 2], np.int32))
     variables, loss = loss_graph(net, arrays, candidates=candidates)
@@ -123,7 +118,7 @@ def test_training_steps_give_the_same_losses(name):
     """Ten steps of clipped Adam (the fused SumOfSquares and AdamStep ops) and dropout."""
     import theano
     from lasagne_seq2seq.train.optimizers import clipped_updates
-    arrays = batch_arrays()
+    arrays = tiny_batch(VOCAB)
 
     def train():
         net = network(name, dropout=0.2)
@@ -205,7 +200,7 @@ def greedy_replies(net, src, src_mask, steps=6):
 @needs_jax
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_greedy_decoding_gives_the_same_replies(name):
-    net, arrays = network(name), batch_arrays()
+    net, arrays = network(name), tiny_batch(VOCAB)
     results = on_both_backends(lambda: greedy_replies(net, *arrays[:2]))
     np.testing.assert_array_equal(results["c"][0], results["jax"][0])
     assert_close(results["c"][1], results["jax"][1])

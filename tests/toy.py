@@ -84,3 +84,16 @@ def held_out_exact_match(run_dir, task):
 
 def quiet(line):
     """A log function that prints nothing."""
+
+
+def tiny_batch(vocab_size):
+    """The arrays of one padded batch of three pairs of random ids below
+    ``vocab_size`` (source and target lengths 3/5/2 and 4/1/3), the same on
+    every call: ``[src, src_mask, tgt_in, tgt_out, tgt_mask]``."""
+    from lasagne_seq2seq.data.batches import EncodedPairs, iterate_batches
+    rng = np.random.RandomState(1)
+    pairs = EncodedPairs([rng.randint(4, vocab_size, n).astype("int32") for n in (3, 5, 2)],
+                         [rng.randint(4, vocab_size, n).astype("int32") for n in (4, 1, 3)])
+    batch = next(iterate_batches(pairs, 3))
+    return [batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask]
+
