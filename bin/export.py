@@ -21,7 +21,7 @@ def main(argv):
                         help="which checkpoint of the run to export (default best)")
     args = parser.parse_args(argv)
     header = export_model(args.run_dir, args.out, args.checkpoint)
-    print("exported %s (%s) -> %s: %d parameter arrays, %d words, %.1f MB, sha256 %s"
+    print("exported %s (%s) -> %s: %d parameter arrays, %d vocabulary entries, %.1f MB, sha256 %s"
           % (args.run_dir, args.checkpoint, args.out, len(header["params"]),
              len(header["vocab"]), os.path.getsize(args.out) / 1e6, header["sha256"]))
     return 0
