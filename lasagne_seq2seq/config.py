@@ -18,7 +18,7 @@ from lasagne_seq2seq.files import write_json
 __all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "PRESETS",
            "MODEL_NAMES", "OPTIMIZER_NAMES", "CELL_NAMES", "setting", "ATTENTION_SCORES",
            "NORM_STABILIZED",
-           "EMBEDDING_INITS", "VOCAB_TYPES", "SECTIONS", "preset", "save_config", "load_config"]
+           "EMBEDDING_INITS", "VOCAB_TYPES", "LR_SCHEDULES", "SECTIONS", "preset", "save_config", "load_config"]
 
 #: The names of each kind of variant. Each kind has one registry, owned by the
 #: package that defines the variants (``tests/test_config.py`` checks that the
@@ -36,6 +36,9 @@ EMBEDDING_INITS = ("random", "zero", "mean")
 #: ``--vocab``: words (lasagne_seq2seq.data.vocab.Vocabulary), or the pieces of a
 #: SentencePiece model of that type (SubwordVocabulary).
 VOCAB_TYPES = ("word", "unigram", "bpe")
+#: ``--lr-schedule``: how the learning rate falls over the run's budget
+#: (lasagne_seq2seq.train.optimizers.scheduled_learning_rate).
+LR_SCHEDULES = ("constant", "linear", "cosine")
 
 
 def setting(default, help, choices=None, resumable=False, metavar=None):
@@ -144,6 +147,15 @@ class TrainConfig:
     optimizer: str = setting("adam", "optimiser", choices=OPTIMIZER_NAMES)
     learning_rate: Optional[float] = setting(
         None, "learning rate (default: the optimiser's, adam 0.001, adadelta 1.0)")
+    # A fixed budget (--max-minutes) is spent best by a rate that falls to
+    # zero as the budget runs out; constant is the original's.
+    lr_schedule: str = setting(
+        "constant", "the learning rate over the run: constant, or falling to zero (linear, "
+        "cosine) by the end of the budget, the first of --max-steps, --max-minutes (training "
+        "time since the run began, resumes included) and --epochs to run out",
+        choices=LR_SCHEDULES, resumable=True)
+    warmup_steps: int = setting(0, "raise the learning rate linearly from zero over the first "
+                                "N steps (0: off)", resumable=True)
     batch_size: int = setting(64, "pairs per batch")
     max_grad_norm: float = setting(5.0, "clip the total gradient norm (0: off)")
     # Jean et al. 2015; validation and decoding always use the full softmax.
@@ -245,6 +257,10 @@ class RunConfig:
             (min(m.embedding_size, m.hidden_size, m.encoder_depth, m.decoder_depth) > 0,
              "sizes and depths must be positive"),
             (t.batch_size > 0, "--batch-size must be positive"),
+            (t.lr_schedule in LR_SCHEDULES,
+             "--lr-schedule must be one of %s" % ", ".join(LR_SCHEDULES)),
+            (t.warmup_steps >= 0, "--warmup-steps must be >= 0, 0 is off (got %s)"
+             % t.warmup_steps),
             (t.learning_rate is None or t.learning_rate > 0,
              "--learning-rate must be positive (or left out: the optimiser's default)"),
             (d.vocab_size > 4, "--vocab-size must leave room for the 4 special tokens"),

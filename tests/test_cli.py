@@ -130,8 +130,9 @@ def test_resume_refuses_every_flag_but_the_schedule(tmp_path):
     for flag in (["--no-unroll"], ["--hidden-size", "8"], ["--corpus", "x"], ["--optimizer",
                                                                              "adadelta"]):
         result = run("train.py", "--resume", str(tmp_path / "run"), *flag)
-        assert_one_line_error(result, "%s cannot change when resuming (only --epochs, "
-                                      "--max-minutes, --max-steps" % flag[0].replace("no-", ""))
+        assert_one_line_error(result, "%s cannot change when resuming (only --lr-schedule, "
+                                      "--warmup-steps, --epochs, --max-minutes, --max-steps"
+                              % flag[0].replace("no-", ""))
 
 
 @pytest.mark.parametrize("args, message", [

@@ -6,7 +6,8 @@ import theano
 import theano.tensor as T
 import lasagne
 
-from lasagne_seq2seq.train.optimizers import AdamStep, SumOfSquares, clipped_updates
+from lasagne_seq2seq.train.optimizers import (AdamStep, SumOfSquares, budget_fraction,
+                                              clipped_updates, scheduled_learning_rate)
 
 SHAPES = [(7, 5), (5,), (3, 4, 2)]
 
@@ -94,3 +95,33 @@ def test_the_out_of_place_adam_step_leaves_its_inputs_alone():
         assert all(np.array_equal(a, b) for a, b in zip(copies, arrays)) != inplace
     for out_of_place, in_place in zip(outputs[False], outputs[True]):
         np.testing.assert_allclose(out_of_place, in_place, rtol=1e-6)
+
+
+@pytest.mark.parametrize("schedule,expected", [
+    ("constant", [1.0, 1.0, 1.0]), ("linear", [1.0, 0.5, 0.0]), ("cosine", [1.0, 0.5, 0.0])])
+def test_schedules_fall_from_the_peak_to_zero_over_the_budget(schedule, expected):
+    from lasagne_seq2seq.config import TrainConfig
+    config = TrainConfig(lr_schedule=schedule, learning_rate=0.004)
+    rates = [scheduled_learning_rate(config, 1000, fraction) for fraction in (0.0, 0.5, 1.0)]
+    np.testing.assert_allclose(rates, [0.004 * e for e in expected], atol=1e-12)
+
+
+def test_warmup_ramps_up_then_hands_over_to_the_schedule():
+    from lasagne_seq2seq.config import TrainConfig
+    config = TrainConfig(lr_schedule="cosine", warmup_steps=10, learning_rate=0.01)
+    assert scheduled_learning_rate(config, 0, 0.0) == pytest.approx(0.001)
+    assert scheduled_learning_rate(config, 4, 0.0) == pytest.approx(0.005)
+    assert scheduled_learning_rate(config, 9, 0.0) == pytest.approx(0.01)
+    assert scheduled_learning_rate(config, 50, 0.25) == pytest.approx(
+        0.01 * 0.5 * (1 + np.cos(np.pi / 4)))
+
+
+def test_the_budget_is_the_first_limit_to_run_out():
+    from lasagne_seq2seq.config import TrainConfig
+    config = TrainConfig(epochs=4, max_steps=1000, max_minutes=10.0)
+    assert budget_fraction(config, 100, 0.4, 60.0) == pytest.approx(0.1)   # all at 10%
+    assert budget_fraction(config, 100, 0.4, 300.0) == pytest.approx(0.5)  # the clock leads
+    assert budget_fraction(config, 900, 0.4, 60.0) == pytest.approx(0.9)   # the steps lead
+    assert budget_fraction(config, 100, 3.0, 60.0) == pytest.approx(0.75)  # the epochs lead
+    assert budget_fraction(config, 2000, 5.0, 9000.0) == 1.0
+    assert budget_fraction(TrainConfig(epochs=4), 10 ** 6, 1.0, 10 ** 6) == pytest.approx(0.25)

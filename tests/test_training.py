@@ -1,5 +1,6 @@
 """Training: the models learn the original's toy tasks; runs resume exactly;
 failures (NaN, Ctrl-C, corrupt checkpoints) are handled without losing work."""
+import json
 import os
 import shutil
 from pathlib import Path
@@ -91,6 +92,35 @@ def test_resume_with_two_buckets_and_dropout_continues_exactly(tmp_path):
     assert {name.split("/")[0] for name in load_checkpoint(
         RunDir(halves).checkpoint("last"))["rng"]} == {"4x5", "8x9"}
     train_run(config(10), halves, resume=True, progress_bar=False, log=quiet)
+    assert_same_parameters_after_10_steps(straight, halves)
+
+
+def test_the_learning_rate_follows_its_schedule_and_resumes_exactly(tmp_path, monkeypatch):
+    from lasagne_seq2seq.train import trainer as training
+    config = small_config(max_steps=10, lr_schedule="linear", warmup_steps=2,
+                          learning_rate=0.01)
+    straight = str(tmp_path / "straight")
+    train_run(config, straight, progress_bar=False, log=quiet)
+    with open(RunDir(straight).history) as handle:
+        rates = {record["step"]: record["learning_rate"] for record in json.load(handle)}
+    # The rate of step 5 (4 done before it) and of step 10 (9 done): linear
+    # decay over the 10-step budget, the warm-up long over.
+    assert rates[5] == pytest.approx(0.01 * (1 - 4 / 10), rel=1e-6)
+    assert rates[10] == pytest.approx(0.01 * (1 - 9 / 10), rel=1e-6)
+    # Interrupted at step 5 and resumed with the same budget: the same rates,
+    # so the same parameters as the straight run.
+    original = training.Trainer._checkpoint_validation
+
+    def interrupt_at_step_5(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if self.progress["step"] == 5:
+            raise KeyboardInterrupt
+    halves = str(tmp_path / "halves")
+    with monkeypatch.context() as patch:
+        patch.setattr(training.Trainer, "_checkpoint_validation", interrupt_at_step_5)
+        with pytest.raises(KeyboardInterrupt):
+            train_run(config, halves, progress_bar=False, log=quiet)
+    train_run(config, halves, resume=True, progress_bar=False, log=quiet)
     assert_same_parameters_after_10_steps(straight, halves)
 
 

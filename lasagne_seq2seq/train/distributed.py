@@ -133,11 +133,13 @@ class DistributedTrainer(Trainer):
 
     def _stop_reason(self, started):
         # Rank 0 decides, so that every rank stops at the same step: its
-        # clock for --max-minutes, and whether it was interrupted.
+        # clock for --max-minutes, and whether it was interrupted. Its clock
+        # also sets every rank's --lr-schedule, so the ranks' updates agree.
         reason = super(DistributedTrainer, self)._stop_reason(started)
         if self._interrupted and reason is None:
             reason = _INTERRUPTED
-        reason = self.world.broadcast(reason)
+        reason, self.progress["elapsed_seconds"] = self.world.broadcast(
+            (reason, self.progress["elapsed_seconds"]))
         if reason == _INTERRUPTED:
             raise KeyboardInterrupt
         return reason

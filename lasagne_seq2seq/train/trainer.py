@@ -31,7 +31,8 @@ from lasagne_seq2seq.files import write_json
 from lasagne_seq2seq.rundir import check_vocabulary, load_resumable, save_checkpoint
 from lasagne_seq2seq.data.batches import default_buckets, iterate_batches
 from lasagne_seq2seq.errors import Seq2SeqError
-from lasagne_seq2seq.train.optimizers import clipped_updates, learning_rate_of
+from lasagne_seq2seq.train.optimizers import (budget_fraction, clipped_updates,
+                                              learning_rate_of, scheduled_learning_rate)
 from lasagne_seq2seq.plots import plot_history
 from lasagne_seq2seq.nn.sampled_softmax import log_uniform_candidates
 
@@ -128,7 +129,8 @@ class Trainer(object):
         self._batches_per_epoch = 0
         self.progress = {"step": 0, "epoch": 0, "batch": 0, "epoch_rng": None,
                          "best_valid_ppl": None, "best_step": None, "bad_validations": 0,
-                         "train_seconds": 0.0, "tokens": 0, "history": []}
+                         "train_seconds": 0.0, "elapsed_seconds": 0.0, "tokens": 0,
+                         "history": []}
 
     def _embedding_params(self):
         return {self.net.l_src_embed.W, self.net.l_tgt_embed.W}
@@ -415,6 +417,14 @@ class Trainer(object):
             return "early stop: no better validation perplexity in %d checks" % tc.patience
         return None
 
+    def _scheduled_rate(self, batches_per_epoch):
+        """The next update's learning rate (:func:`scheduled_learning_rate`)."""
+        progress = self.progress
+        fraction = budget_fraction(self.train_config, progress["step"],
+                                   progress["epoch"] + progress["batch"] / batches_per_epoch,
+                                   progress["elapsed_seconds"])
+        return scheduled_learning_rate(self.train_config, progress["step"], fraction)
+
     def train(self, progress_bar=True):
         """Train until the epochs, steps, minutes or patience run out.
 
@@ -428,7 +438,9 @@ class Trainer(object):
         progress["world_size"] = self.world_size
         started = time.time()
         seconds_before = progress["train_seconds"]
+        elapsed_before = progress["elapsed_seconds"]
         tokens_before = progress["tokens"]
+        scheduled = tc.lr_schedule != "constant" or tc.warmup_steps
         reason = None
         window_loss = window_tokens = rate = 0.0
         try:
@@ -445,6 +457,8 @@ class Trainer(object):
                     function = self.train_function(
                         (batch.src.shape[1], batch.tgt_in.shape[1]) if self.buckets else None)
                     self._draw_candidates()
+                    if scheduled:
+                        self.learning_rate.set_value(np.float32(self._scheduled_rate(len(batches))))
                     step_started = time.time()
                     loss, tokens = self._run_step(function, batch)
                     if not math.isfinite(loss):
@@ -482,6 +496,7 @@ class Trainer(object):
                             progress["step"] % tc.sample_every == 0:
                         for line in self.sample_replies():
                             self.log(line)
+                    progress["elapsed_seconds"] = elapsed_before + time.time() - started
                     reason = self._stop_reason(started)
                     if reason:
                         break
@@ -520,6 +535,7 @@ class Trainer(object):
                   "train_ppl": perplexity(window_loss, window_tokens) if window_tokens else None,
                   "valid_ppl": valid_ppl, "valid_token_ppl": valid_token_ppl,
                   "tokens_per_second": rate,
+                  "learning_rate": float(self.learning_rate.get_value()),
                   "train_seconds": progress["train_seconds"]}
         history.append(record)
         improved = valid_ppl is not None and (progress["best_valid_ppl"] is None
