@@ -16,7 +16,8 @@ from lasagne_seq2seq.evaluation.metrics import (corpus_bleu,
     mean_length,
     most_common_reply,
     reply_metrics,
-    top_reply_share)
+    top_reply_share,
+    unk_share)
 from lasagne_seq2seq.evaluation.evaluate import evaluate_run, format_table
 from toy import toy_path
 
@@ -74,6 +75,13 @@ def test_length_and_most_frequent_reply():
     assert mean_length([]) == 0.0 and most_common_reply([]) == ((), 0.0)
     treebank = [["i", "do", "n't", "know", "."]] * 2 + [["no"]]
     assert reply_metrics(treebank, treebank)["top_reply"] == "i don't know."
+
+
+def test_unk_share_counts_replies_with_an_unknown_token():
+    replies = [["a", "<unk>"], ["b"], ["<unk>", "<unk>"], ["piece<unk>"], ["c"]]
+    assert unk_share(replies) == pytest.approx(3 / 5)
+    assert unk_share([["a"], ["b"]]) == 0.0 and unk_share([]) == 0.0
+    assert reply_metrics(replies, replies)["unk_reply_share"] == pytest.approx(3 / 5)
 
 
 # ------------------------------------------------------ trained toy models

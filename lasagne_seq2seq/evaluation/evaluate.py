@@ -29,6 +29,7 @@ TABLE_ROWS = (
     ("mean_length", "mean reply length", "%.2f"),
     ("reference_mean_length", "mean reference length", "%.2f"),
     ("top_reply_share", "most frequent reply share", "%.4f"),
+    ("unk_reply_share", "replies with <unk>", "%.4f"),
     ("replies_per_second", "replies per second", "%.1f"),
 )
 

@@ -6,6 +6,7 @@
   sacreBLEU's 0-100 scale and with its default (``exp``) smoothing; ``<unk>`` never matches.
 - :func:`mean_length`, :func:`top_reply_share`: the "I don't know" detector:
   a model that gives the same short reply to everything has a large share.
+- :func:`unk_share`: the share of replies holding ``<unk>``.
 """
 import math
 from collections import Counter
@@ -190,6 +191,29 @@ def top_reply_share(token_lists):
     return most_common_reply(token_lists)[1]
 
 
+def unk_share(token_lists):
+    """The share of replies with a token that is or holds ``<unk>``.
+
+    Parameters
+    ----------
+    token_lists : sequence of sequence of str
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0.0 for no replies.
+
+    Examples
+    --------
+    >>> unk_share([["a", "<unk>"], ["b"], ["<unk>", "<unk>"], ["c"]])
+    0.5
+    """
+    from lasagne_seq2seq.data.vocab import UNK
+    if not token_lists:
+        return 0.0
+    return sum(any(UNK in token for token in tokens) for tokens in token_lists) / len(token_lists)
+
+
 def reply_metrics(references, hypotheses):
     """Every reply metric of this module for one set of replies.
 
@@ -203,7 +227,7 @@ def reply_metrics(references, hypotheses):
     dict
         ``bleu``, ``distinct_1``, ``distinct_2``, ``mean_length``,
         ``reference_mean_length``, ``top_reply_share``, ``top_reply``
-        (detokenized, for reading).
+        (detokenized, for reading), ``unk_reply_share``.
     """
     from lasagne_seq2seq.data.text import detokenize
     top_reply, share = most_common_reply(hypotheses)
@@ -211,4 +235,5 @@ def reply_metrics(references, hypotheses):
             "distinct_1": distinct_n(hypotheses, 1), "distinct_2": distinct_n(hypotheses, 2),
             "mean_length": mean_length(hypotheses),
             "reference_mean_length": mean_length(references),
-            "top_reply_share": share, "top_reply": detokenize(top_reply)}
+            "top_reply_share": share, "top_reply": detokenize(top_reply),
+            "unk_reply_share": unk_share(hypotheses)}
