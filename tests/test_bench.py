@@ -58,3 +58,43 @@ def test_format_size_table_ratios_follow_each_rows_direction(bench_run):
     assert cells["compile, cold (s)"]["compat"] == "-"
     alone = bench_run.format_size_table("default", {"compat": ours})
     assert "/pytorch" not in alone and "3000" in alone
+
+
+def bench_module(name):
+    spec = importlib.util.spec_from_file_location("bench_" + name, BENCH / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_main_job_targets_pass_and_miss_at_their_bounds():
+    targets = bench_module("main_job_targets")
+    figures = {"valid_ppl": 45.0, "unk_reply_share": 0.0, "top_reply_share": 0.05,
+               "distinct_2": 0.10, "length_ratio": 0.7}
+    text, passed = targets.report(figures)
+    assert passed and "MISSED" not in text
+    for key, worse in (("valid_ppl", 45.01), ("unk_reply_share", 0.001),
+                       ("top_reply_share", 0.0501), ("distinct_2", 0.0999),
+                       ("length_ratio", 1.31)):
+        text, passed = targets.report(dict(figures, **{key: worse}))
+        assert not passed and text.count("MISSED") == 1, key
+
+
+def test_compare_models_table_has_a_row_and_samples_per_set_up():
+    compare = bench_module("compare_models")
+    row = {"name": "v1", "steps": 100, "tokens_per_second": 14034.3, "valid_ppl": 52.14,
+           "bleu": 1.234,
+           "distinct_1": 0.05, "distinct_2": 0.12, "top_reply_share": 0.031,
+           "unk_reply_share": 0.0, "mean_length": 8.0, "reference_mean_length": 10.5,
+           "samples": [["hi", "hey!"], ["how are you?", "good."]]}
+    table = compare.markdown([row, dict(row, name="attention", valid_ppl=60.0)], "15 min each")
+    lines = table.splitlines()
+    assert lines[0].count("|") == lines[1].count("|") == lines[2].count("|")
+    assert lines[2] == ("| v1 | 100 | 14,034 | 52.1 | 1.23 | 0.050 | 0.120 | 3.1% | 0.0% | "
+                        "8.00 (10.50) |")
+    assert "how are you? -> good." in table and table.count("```") == 4
+    decodings = compare.markdown([{k: v for k, v in row.items()
+                                   if k not in ("steps", "tokens_per_second", "valid_ppl")}],
+                                 "runs/default")
+    assert decodings.splitlines()[0].startswith("| decoding (runs/default) | BLEU | distinct-1 |")
+    assert decodings.splitlines()[2].startswith("| v1 | 1.23 | 0.050 |")
