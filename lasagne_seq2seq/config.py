@@ -356,8 +356,17 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 #: Named starting points; command-line flags override them.
 PRESETS = {
-    # Small enough to train on two CPU cores in the README's 20-minute budget.
-    "default": {"train": {"max_minutes": 15.0}},
+    # The main job: chosen by 15-minute runs on two CPU cores (docs/results.md,
+    # "Choosing the defaults"; bench/compare_models.py --study defaults).
+    "default": {"model": {"dropout": 0.2},
+                "train": {"max_minutes": 15.0, "lr_schedule": "linear",
+                          "learning_rate": 0.002}},
+    # The reproduction's v1 as the original built it (a separate output
+    # layer, words, a constant learning rate) in the default preset's budget.
+    "original": {"data": {"vocab": "word"},
+                 "model": {"model": "v1", "tie_embeddings": False, "dropout": 0.0},
+                 "train": {"max_minutes": 15.0, "lr_schedule": "constant",
+                           "learning_rate": None}},
     # The original README's model: 22k vocabulary, 512 units, length 15.
     "paper": {"data": {"vocab_size": 22000},
               "model": {"embedding_size": 512, "hidden_size": 512},

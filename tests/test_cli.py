@@ -151,10 +151,14 @@ def test_out_of_range_train_flags_are_one_line_errors(tmp_path, args, message):
 
 
 @pytest.mark.parametrize("args, strategy", [
-    ([], "greedy"), (["--beam", "1"], "greedy"), (["--beam", "5"], "beam"),
-    (["--strategy", "beam"], "beam"), (["--strategy", "sample", "--top-p", "0.9"], "sample"),
+    ([], "default"), (["--beam", "1"], "default"), (["--beam", "5"], "beam"),
+    (["--strategy", "beam"], "beam"), (["--strategy", "greedy"], "greedy"),
+    (["--strategy", "sample", "--top-p", "0.9"], "sample"),
 ])
 def test_beam_wider_than_one_selects_beam_search(args, strategy):
+    from lasagne_seq2seq.decode.options import DEFAULT_DECODING
+    if strategy == "default":
+        strategy = DEFAULT_DECODING["strategy"]
     sys.path.insert(0, str(ROOT / "bin"))
     import test as test_script
     from lasagne_seq2seq.cli import decode_options
@@ -164,7 +168,7 @@ def test_beam_wider_than_one_selects_beam_search(args, strategy):
 
 @pytest.mark.parametrize("args, message", [
     (["--strategy", "greedy", "--beam", "5"], "--beam 5 does nothing with --strategy greedy"),
-    (["--temperature", "0.5"], "--temperature only affects sampling"),
+    (["--strategy", "greedy", "--temperature", "0.5"], "--temperature only affects sampling"),
     (["--beam", "4", "--top-k", "3"], "--top-k only affects sampling"),
 ])
 def test_decoding_flags_the_strategy_would_ignore_are_refused(tmp_path, args, message):

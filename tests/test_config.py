@@ -14,6 +14,25 @@ def test_presets_differ_where_documented():
     assert default.train.max_minutes > 0 and default.model.hidden_size < 512
 
 
+def differences(a, b):
+    """``{section.field: (a's value, b's value)}`` where two configs differ."""
+    a, b = a.to_dict(), b.to_dict()
+    return {"%s.%s" % (section, key): (a[section][key], b[section][key])
+            for section in a for key in a[section] if a[section][key] != b[section][key]}
+
+
+def test_the_original_preset_is_the_default_job_as_the_original_built_it():
+    original, default = preset("original"), preset("default")
+    assert (original.model.model, original.data.vocab, original.train.lr_schedule) == (
+        "v1", "word", "constant")
+    assert not original.model.tie_embeddings and original.train.learning_rate is None
+    # The same data, sizes and budget: only the measured choices differ.
+    assert original.train.max_minutes == default.train.max_minutes == 15.0
+    assert set(differences(original, default)) <= {
+        "model.tie_embeddings", "model.dropout", "model.model", "data.vocab",
+        "train.lr_schedule", "train.learning_rate", "train.warmup_steps"}
+
+
 def test_unknown_preset_is_a_clear_error():
     with pytest.raises(Seq2SeqError, match="choose one of"):
         preset("huge")

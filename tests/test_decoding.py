@@ -242,6 +242,21 @@ def test_options_from_json_reject_unknown_keys_and_wrong_types():
             DecodeOptions.from_dict(values)
 
 
+def test_the_scripts_default_decoding_gives_way_to_a_named_strategy():
+    from lasagne_seq2seq.decode.options import DEFAULT_DECODING, STRATEGY_NAMES
+    assert DecodeOptions.from_dict({}) == DecodeOptions(**DEFAULT_DECODING).validate()
+    default = DEFAULT_DECODING["strategy"]
+    # Its settings stay when its own strategy is named, or only a setting is changed...
+    named = DecodeOptions.from_dict({"strategy": default, "nbest": 1})
+    assert named == DecodeOptions(**DEFAULT_DECODING)
+    # ...and another strategy starts from the dataclass's values.
+    for strategy in set(STRATEGY_NAMES) - {default}:
+        assert DecodeOptions.from_dict({"strategy": strategy}) == DecodeOptions(strategy=strategy)
+    if default == "beam":
+        assert DecodeOptions.from_dict({"beam": 5}) == DecodeOptions(**dict(DEFAULT_DECODING,
+                                                                             beam=5))
+
+
 def test_decoder_rejects_a_helper_with_another_vocabulary(runs):
     config, vocab, net = load_model(runs["v1"])
     other = Vocabulary(vocab.tokens[:-1])

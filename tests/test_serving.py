@@ -500,8 +500,9 @@ def test_full_queue_is_refused_not_lost():
 
 
 def test_parse_request_accepts_defaults():
+    from lasagne_seq2seq.decode.options import DEFAULT_DECODING
     text, options = parse_request(b'{"text": "hi there"}', LIMITS)
-    assert text == "hi there" and options == DecodeOptions()
+    assert text == "hi there" and options == DecodeOptions(**DEFAULT_DECODING)
     with pytest.raises(Seq2SeqError):
         parse_request(b'{"text": "hi", "nbest": 9, "strategy": "sample"}', LIMITS)
 

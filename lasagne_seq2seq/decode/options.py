@@ -10,6 +10,9 @@ Strategies:
 
 On top of any strategy: **MMI-antiLM** (Li et al. 2016), **MMI-bidi** and
 **averaged states** (seed 002); see :mod:`lasagne_seq2seq.decode.decoder`.
+
+:class:`DecodeOptions` ``()`` is greedy; the scripts and the server decode as
+:data:`DEFAULT_DECODING` says (top-p sampling) unless told otherwise.
 """
 import dataclasses
 import math
@@ -37,6 +40,14 @@ SAMPLE_QUESTIONS = (
 STRATEGY_NAMES = ("greedy", "beam", "sample")
 #: The largest length-normalisation exponent (100 tokens ** 10 is 1e20).
 MAX_ALPHA = 10.0
+#: How the scripts and the server decode when no strategy is named
+#: (:meth:`DecodeOptions.from_dict`): chosen by measurement (docs/results.md,
+#: "Choosing the defaults": of the decodings whose replies met the diversity
+#: targets, the highest BLEU). Its settings also apply when its strategy is
+#: named without them; another strategy starts from the dataclass's values
+#: (greedy: :class:`DecodeOptions` ``()``). Seeded, so that the same questions
+#: get the same replies; ``--seed`` draws others.
+DEFAULT_DECODING = {"strategy": "sample", "temperature": 0.7, "top_p": 0.9, "seed": 0}
 #: The settings only sampling reads.
 SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "seed")
 
@@ -179,6 +190,8 @@ class DecodeOptions:
     def from_dict(cls, values):
         """Options from the settings a user gave (flags or a JSON request).
 
+        Settings left out take :data:`DEFAULT_DECODING`'s where the strategy
+        is its own (also when no strategy is given), else the dataclass's.
         Unknown keys and wrong types are refused, and so is a setting the
         strategy would ignore: ``beam`` above 1 without ``strategy`` selects
         beam search (as in fairseq and OpenNMT-py), with ``strategy`` greedy
@@ -215,7 +228,9 @@ antilm_gamma, mmi_bidi_lambda, average_states, allow_unk
         values = dict(values)
         if values.get("beam", 1) > 1 and "strategy" not in values:
             values["strategy"] = "beam"
-        strategy = values.get("strategy", cls.strategy)
+        strategy = values.setdefault("strategy", DEFAULT_DECODING["strategy"])
+        if strategy == DEFAULT_DECODING["strategy"]:
+            values = dict(DEFAULT_DECODING, **values)
         if strategy == "greedy" and values.get("beam", 1) > 1:
             raise Seq2SeqError("--beam %s does nothing with --strategy greedy: use --strategy beam "
                                "(or drop --strategy)" % values["beam"])
