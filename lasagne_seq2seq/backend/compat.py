@@ -33,11 +33,39 @@ What it does, in order:
    looks like a crash to users; and, with MKL, Theano's "We did not find a
    dynamic library ... ATLAS" warning, which looks for a file ending in
    ``.so`` and so misses PyPI's ``libmkl_rt.so.3`` that links and runs.
-5. Aliases the Theano names Lasagne 0.1 uses that theano-pymc renamed:
-   ``theano.sandbox.rng_mrg.MRG_RandomStreams`` (now ``MRG_RandomStream``),
-   ``theano.tensor.signal.downsample`` (now ``pool``) and
-   ``theano.gof.Variable`` (now ``theano.graph.basic.Variable``; Lasagne's
-   ``get_output`` needs it to accept expressions as inputs).
+5. Resolves the old Theano names that Lasagne 0.1, its own test suite
+   (``bench/lasagne_suite.py``) and code of its time use, which theano-pymc
+   renamed or dropped (:func:`_alias_lasagne_imports`). Each old module is a
+   module of its own, importable by its old name, that forwards attribute
+   look-ups to the new one:
+
+   * ``theano.sandbox.rng_mrg.MRG_RandomStreams``: ``MRG_RandomStream``
+     (Lasagne's dropout);
+   * ``theano.tensor.signal.downsample``: ``theano.tensor.signal.pool``, plus
+     Theano 0.7's ``max_pool_2d(input, ds, ignore_border, st, padding, mode)``
+     as :func:`max_pool_2d` (``pool_2d`` with ``ws``, ``stride`` and ``pad``):
+     every pooling layer of Lasagne (``MaxPool1DLayer``, ``Pool2DLayer``,
+     ``MaxPool2DLayer``) calls it, so a CNN with them failed to build;
+   * ``theano.gof``: ``theano.graph`` (``basic``, ``op``, ``fg``, ``type``,
+     ``toolbox``, ``utils``); Lasagne's ``get_output`` needs
+     ``theano.gof.Variable`` to accept expressions as inputs. ``theano.gof.graph``
+     is ``theano.graph.basic`` with ``is_same_graph`` (now in
+     ``theano.graph.toolbox``; Lasagne's objectives tests compare graphs
+     with it) and ``inputs`` (now ``graph_inputs``, a generator: a list, as before);
+   * ``theano.Variable``: ``theano.graph.basic.Variable`` (the old top-level name);
+   * ``theano.scan_module`` and its ``scan_utils``, ``scan_op``, ``scan_opt``,
+     ``scan_views`` and ``scan_checkpoints``: ``theano.scan`` and its
+     ``utils``, ``op``, ``opt``, ``views`` and ``checkpoints``
+     (Lasagne's regularization tests import ``equal_computations`` from it);
+   * ``theano.sandbox.cuda`` and ``theano.sandbox.cuda.dnn``: Theano's old
+     CUDA back end, which theano-pymc does not have (its GPU back end is
+     ``theano.gpuarray``), as it looked on a machine without CUDA:
+     ``cuda_available`` is False and ``dnn.dnn_available()`` returns False,
+     so Lasagne's cuDNN layers (``lasagne.layers.dnn``) refuse to import with
+     their own ``ImportError("dnn not available")``, which is what Lasagne
+     and its users catch. Its other modules (``basic_ops``, ``blas``) stay
+     missing: ``lasagne.layers.corrmm`` and ``cuda_convnet`` raise
+     ``ImportError`` too.
 6. Makes ``openmp=True`` compile: theano-pymc 1.1.2 writes the OpenMP pragma
    of contiguous elementwise loops from a string that lacks its ``f`` prefix,
    so the C code reads ``if(n>={int(config.openmp_elemwise_minsize)})`` and
@@ -82,6 +110,7 @@ What it does, in order:
      (``int64`` shapes and indices, which become ``int32``) are silenced.
 """
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import logging
 import os
@@ -93,7 +122,7 @@ from lasagne_seq2seq.errors import pygpu_missing
 
 __all__ = ["NUMPY_REQUIREMENT", "default_theano_flags", "merge_theano_flags",
            "gpu_settings", "linker_directories", "openblas_available", "blas_ldflags",
-           "MKL_RUNTIME", "cache_dir"]
+           "MKL_RUNTIME", "cache_dir", "max_pool_2d"]
 
 NUMPY_REQUIREMENT = "numpy==1.23.5"
 
@@ -341,19 +370,121 @@ def _configure_theano():
     sys.modules.setdefault("theano.scan.scan_perform_ext", None)
 
 
-def _alias_lasagne_imports():
+def max_pool_2d(input, ds, ignore_border=None, st=None, padding=(0, 0), mode="max"):
+    """Theano 0.7's ``theano.tensor.signal.downsample.max_pool_2d`` (item 5).
+
+    theano-pymc's ``pool_2d`` under the old argument names: ``ds`` is ``ws``,
+    ``st`` is ``stride`` and ``padding`` is ``pad``; ``ignore_border=None``
+    means False, as in Theano 0.7. (``pool_2d`` itself still takes the old
+    names, with a ``DeprecationWarning`` each.)
+
+    Parameters
+    ----------
+    input : theano tensor, 2-d or more
+        Pooled over its last two dimensions.
+    ds : pair of int
+        The pooling window (rows, columns).
+    ignore_border : bool or None
+        Drop the partial windows at the borders (None: False).
+    st : pair of int or None
+        The stride; None is ``ds`` (windows that do not overlap).
+    padding : pair of int
+        Zeros added on each side of the rows and of the columns.
+    mode : {"max", "sum", "average_inc_pad", "average_exc_pad"}
+
+    Returns
+    -------
+    theano tensor
+    """
+    from theano.tensor.signal.pool import pool_2d
+    return pool_2d(input, ws=ds, ignore_border=bool(ignore_border), stride=st, pad=padding,
+                   mode=mode)
+
+
+def _old_module(name, targets=(), doc=None, **names):
+    """Register module ``name`` (an old Theano name) in ``sys.modules`` and on its
+    parent: ``names``, then any attribute of the ``targets`` modules."""
     import types
+    if name in sys.modules:
+        return sys.modules[name]
+    module = types.ModuleType(name, doc or "Theano's old %s (lasagne_seq2seq.backend.compat, "
+                              "item 5): forwards to %s." % (
+                                  name, ", ".join(t.__name__ for t in targets) or "nothing"))
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+    vars(module).update(names)
+
+    def __getattr__(attribute):
+        # Not __path__, __file__ and the like: the old module is no package
+        # and no file of the new one's.
+        for target in targets if not attribute.startswith("__") else ():
+            if hasattr(target, attribute):
+                return getattr(target, attribute)
+        raise AttributeError("module %r has no attribute %r" % (name, attribute))
+    module.__getattr__ = __getattr__
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)
+    return module
+
+
+#: Theano's old scan modules (``theano.scan_module.*``) and theano-pymc's.
+_OLD_SCAN_MODULES = {"scan_utils": "utils", "scan_op": "op", "scan_opt": "opt",
+                     "scan_views": "views", "scan_checkpoints": "checkpoints"}
+
+#: What ``theano.sandbox.cuda.dnn.dnn_available.msg`` says.
+NO_OLD_CUDA_BACKEND = ("theano-pymc has no theano.sandbox.cuda (Theano's old CUDA back end); "
+                       "its GPU back end is theano.gpuarray")
+
+
+def _dnn_available():
+    """Old Theano's ``theano.sandbox.cuda.dnn.dnn_available``: never, here."""
+    return False
+
+
+_dnn_available.msg = NO_OLD_CUDA_BACKEND
+
+
+def _graph_inputs(variable_list, blockers=None):
+    """Old Theano's ``theano.gof.graph.inputs``: the list of the graphs' inputs
+    (theano-pymc's ``graph_inputs`` yields them)."""
+    from theano.graph.basic import graph_inputs
+    return list(graph_inputs(variable_list, blockers))
+
+
+def _alias_lasagne_imports():
+    import importlib
+
     import theano
-    import theano.graph.basic
-    import theano.sandbox.rng_mrg as rng_mrg
+    import theano.sandbox
     import theano.tensor.signal
-    import theano.tensor.signal.pool as pool
+    from theano.graph import basic
+    from theano.sandbox import rng_mrg
+    from theano.tensor.signal import pool
     if not hasattr(rng_mrg, "MRG_RandomStreams"):
         rng_mrg.MRG_RandomStreams = rng_mrg.MRG_RandomStream
-    sys.modules.setdefault("theano.tensor.signal.downsample", pool)
-    theano.tensor.signal.downsample = pool
+    _old_module("theano.tensor.signal.downsample", [pool], max_pool_2d=max_pool_2d)
+    if not hasattr(theano, "Variable"):
+        theano.Variable = basic.Variable
     if not hasattr(theano, "gof"):
-        theano.gof = types.SimpleNamespace(Variable=theano.graph.basic.Variable)
+        graph = [importlib.import_module("theano.graph." + name)
+                 for name in ("basic", "op", "fg", "type", "toolbox", "utils")]
+        toolbox = graph[4]
+        _old_module("theano.gof", graph)
+        _old_module("theano.gof.graph", [basic], is_same_graph=toolbox.is_same_graph,
+                    is_same_graph_with_merge=toolbox.is_same_graph_with_merge,
+                    **({} if hasattr(basic, "inputs") else {"inputs": _graph_inputs}))
+    if not hasattr(theano, "scan_module"):
+        scan = importlib.import_module("theano.scan")
+        _old_module("theano.scan_module", [scan])
+        for old, new in _OLD_SCAN_MODULES.items():
+            target = importlib.import_module("theano.scan." + new)
+            _old_module("theano.scan_module." + old, [target])
+    if not hasattr(theano.sandbox, "cuda"):
+        _old_module("theano.sandbox.cuda", doc="Theano's old CUDA back end, absent from "
+                    "theano-pymc, as it looked without CUDA (compat, item 5).",
+                    cuda_available=False, cuda_enabled=False)
+        _old_module("theano.sandbox.cuda.dnn", doc="Old Theano's cuDNN ops: never "
+                    "available here (compat, item 5).", dnn_available=_dnn_available)
 
 
 #: What theano-pymc 1.1.2 writes into the C code instead of the pragma's threshold.
