@@ -35,7 +35,7 @@ downloaded from the internet) stay skipped, as its own conftest does without
 Usage::
 
     .venv/bin/python bench/lasagne_suite.py             # the whole suite
-    .venv/bin/python bench/lasagne_suite.py --subset    # the CI subset (SUBSET)
+    .venv/bin/python bench/lasagne_suite.py --subset    # the quick subset (SUBSET)
     .venv/bin/python bench/lasagne_suite.py -- -k pool  # more pytest arguments
 
 Prints pytest's summary and exits with pytest's status: non-zero on any
@@ -62,7 +62,8 @@ SDIST = "Lasagne-0.1.tar.gz"
 #: Where the sdist's tests are inside it.
 TESTS_IN_SDIST = "Lasagne-0.1/lasagne/tests/"
 
-#: The CI subset: the files that failed before compat resolved the old names
+#: The quick subset (CI runs all: tests/test_lasagne_suite.py): the files that failed
+#: before compat resolved the old names
 #: (pooling, is_same_graph, scan_module, theano.Variable, theano.sandbox.cuda).
 SUBSET = [
     "tests/layers/test_pool.py",
@@ -273,7 +274,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subset", action="store_true",
-                        help="only the CI subset: %s" % ", ".join(SUBSET))
+                        help="only the quick subset: %s" % ", ".join(SUBSET))
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments, after --")
     args = parser.parse_args(argv)
     started = time.perf_counter()
