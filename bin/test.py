@@ -2,8 +2,9 @@
 """Print a trained model's replies to sample questions.
 
 With no arguments: the model in runs/default answers the questions of the
-original README's two result tables by greedy decoding, one
-`question -> reply` line each.
+original README's two result tables, one `question -> reply` line each, by
+the default decoding (top-p sampling, seeded: DEFAULT_DECODING in
+lasagne_seq2seq/decode/options.py); --strategy greedy is the original's.
 
 Examples:
   python bin/test.py --beam 10 --nbest 3
