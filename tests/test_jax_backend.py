@@ -4,9 +4,10 @@ v1, v2, attention and a GRU, the loss and every gradient of one batch within
 with dropout and fifty of the Trainer's own step; sampled softmax the same
 loss and gradients; greedy decoding the same replies, beam search the same
 n-best replies and scores; dropout's random streams the same numbers;
-``--no-unroll`` (``theano.scan``, no gradient under JAX) one line at config
-time. Tiny shapes (hidden 16, embedding 8, vocabulary 40). Needs jax: ``bash
-setup.sh --with-jax``; skipped with that reason where it is absent."""
+``theano.scan`` (``--no-unroll``) the same values and gradients, every kind
+of loop state included. Tiny shapes (hidden 16, embedding 8, vocabulary
+40). Needs jax: ``bash setup.sh --with-jax``; skipped with that reason where
+it is absent."""
 import importlib.util
 
 import numpy as np
@@ -173,15 +174,65 @@ def test_fifty_steps_of_the_trainer_give_the_same_losses(tmp_path):
 
 
 @needs_jax
-def test_training_with_no_unroll_is_one_line_at_config_time(tmp_path):
-    from lasagne_seq2seq.train.run import train_run
-    config = RunConfig()
-    config.data.corpus = str(tmp_path / "absent.txt")  # refused before it is read
-    config.train.unroll = False
-    with using_backend("jax"), pytest.raises(
-            Seq2SeqError, match=r"^--backend jax cannot train with --no-unroll: .*drop "
-                                r"--no-unroll .* or train with --backend c$"):
-        train_run(config, str(tmp_path / "run"), progress_bar=False)
+def test_every_kind_of_scan_state_and_its_gradient_equal_the_c_back_ends():
+    """A scan with a sequence, a two-tap state (``mit_sot``), a one-tap state
+    (``sit_sot``), a per-step output (``nit_sot``) and a non-sequence; its
+    full histories, the last states alone (Theano's memory-saving rewrite
+    shortens those buffers) and its gradient (``mit_mot`` states)."""
+    import theano
+    import theano.tensor as T
+    xs, w = T.matrix(), T.vector()
+
+    def step(x, a2, a1, s, w):
+        a = T.tanh(a1 * w + 0.5 * a2 + x)
+        return a, s + a * x, (a * s).sum()
+    (a, s, y), _ = theano.scan(step, sequences=[xs], non_sequences=[w], outputs_info=[
+        dict(initial=T.zeros((2, 3)) + 0.1, taps=[-2, -1]), T.ones((3,)), None])
+    loss = (a ** 2).sum() + s[-1].sum() + y.sum()
+    outputs = [a, s, y, a[-1], s[-1], loss] + theano.grad(loss, [xs, w])
+    rng = np.random.RandomState(3)
+    values = rng.randn(6, 3).astype("float32"), rng.randn(3).astype("float32")
+    results = on_both_backends(lambda: theano.function(
+        [xs, w], outputs, mode=compile_mode())(*values))
+    for expected, got in zip(results["c"], results["jax"]):
+        assert_close(expected, got)
+
+
+@needs_jax
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_scanned_loss_and_every_gradient_equal_the_c_back_ends(name):
+    """``--no-unroll``: the loops are theano.scan (the LSTM's is its fused op)."""
+    import theano
+    import theano.tensor as T
+    net, arrays = network(name), tiny_batch(VOCAB)
+    variables = [T.imatrix(), T.matrix(), T.imatrix(), T.imatrix(), T.matrix()]
+    loss = net.loss_terms(*variables, deterministic=True).loss
+    outputs = [loss] + theano.grad(loss, net.params)
+    results = on_both_backends(lambda: theano.function(
+        variables, outputs, mode=compile_mode(), on_unused_input="ignore")(*arrays))
+    for expected, got in zip(results["c"], results["jax"]):
+        assert_close(expected, got)
+
+
+@needs_jax
+def test_training_with_no_unroll_gives_the_same_losses(tmp_path):
+    """The Trainer's one scanned step for every length (a GRU: scan, not the
+    fused LSTM op), on batches of two shapes, with dropout."""
+    rng = np.random.RandomState(7)
+    lengths = [2, 2, 2, 2, 5, 5, 5, 5]
+    pairs = EncodedPairs([rng.randint(4, VOCAB, n).astype("int32") for n in lengths],
+                         [rng.randint(4, VOCAB, n).astype("int32") for n in lengths[::-1]])
+    batches = list(iterate_batches(pairs, 4))
+    assert len({b.src.shape for b in batches}) == 2
+
+    def train():
+        net = network("gru", dropout=0.2)
+        step = trainer(net, tmp_path, learning_rate=0.01, unroll=False).train_function(None)
+        return np.array([step(b.src, b.src_mask, b.tgt_in, b.tgt_out, b.tgt_mask)[0]
+                         for b in batches * 5])
+    losses = on_both_backends(train)
+    assert losses["c"][-2:].sum() < losses["c"][:2].sum()  # it learns
+    assert_close(losses["c"], losses["jax"])
 
 
 def greedy_replies(net, src, src_mask, steps=6):

@@ -102,6 +102,10 @@ What it does, in order:
    * Theano's fused softmax cross-entropy (``CrossentropySoftmaxArgmax1HotWithBias``
      and its gradient ``CrossentropySoftmax1HotWithBiasDx``), which Theano's
      rewrites make of sampled softmax's loss, get JAX implementations;
+   * ``theano.scan`` (``Scan``) becomes one ``lax.scan`` that leaves its
+     outputs as ``Scan.perform`` does, every kind of loop state included
+     (:func:`_scan_jax`): theano-pymc's own handles one kind of state at a
+     time and none of the ``mit_mot`` states a scan's gradient has;
    * ``Op`` subclasses without a registered implementation get theirs from
      their own ``jax_funcify()`` method: the package's fused ops carry their
      JAX implementations beside their C code, and imports still point down;
@@ -591,17 +595,34 @@ def jax_graph_function(fgraph):
     from theano.graph.basic import Constant, NoParams
     from theano.graph.utils import MethodNotDefined
     from theano.link.jax.jax_dispatch import jax_funcify
+    from theano.scalar.basic import Scalar
+    from theano.scan.op import Scan
+    from theano.tensor.elemwise import Elemwise
     nodes = fgraph.toposort()
     implementations = [jax_funcify(node.op) for node in nodes]
 
     def concrete(value, variable):
+        # What the C linker hands perform(): NumPy scalars for scalar types
+        # (a 0-d array index makes x[i] a copy, and IncSubtensor writes into it).
         dtype = getattr(variable.type, "dtype", None)
-        return value if dtype is None or value is None else np.asarray(value, dtype=dtype)
+        if dtype is None or value is None:
+            return value
+        if isinstance(variable.type, Scalar):
+            return np.dtype(dtype).type(value)
+        return np.asarray(value, dtype=dtype)
 
     def run(node, implementation, values):
-        if not any(isinstance(value, jax.core.Tracer) for value in values):
+        # NumPy's ufuncs, which Elemwise.perform uses, take at most 31 inputs
+        # (the sum of a gradient's many terms has more); Scan.perform needs
+        # the inner function the C linker compiles.
+        if not any(isinstance(value, jax.core.Tracer) for value in values) \
+                and not (isinstance(node.op, Elemwise) and len(values) > 31) \
+                and not isinstance(node.op, Scan):
             storage = [[None] for _ in node.outputs]
             params = node.run_params()
+            # What the linker does before perform(), for the ops that build
+            # their NumPy code there (Elemwise's ufunc, Composite's loops).
+            node.op.prepare_node(node, None, None, "py")
             try:
                 node.op.perform(node, [concrete(v, i) for v, i in zip(values, node.inputs)],
                                 storage, *(() if params is NoParams else (params,)))
@@ -697,6 +718,85 @@ def _mrg_uniform_jax(rstate, size, dtype):
     return last, values.reshape(-1)[:count].reshape(shape)
 
 
+def _scan_jax(op):
+    """Theano's ``Scan`` op in JAX: one ``lax.scan`` over the steps (item 8).
+
+    The outer outputs are what ``Scan.perform`` leaves: each ``mit_mot``
+    buffer read and written at the step's taps (a scan's gradient), each
+    ``mit_sot``/``sit_sot`` buffer the last ``len(buffer)`` states in time
+    order, the initial ones first (the buffers Theano's memory-saving rewrite
+    shortens keep only the latest; longer ones end in zeros), each
+    ``nit_sot`` the same of its per-step outputs, each shared output its last
+    value. The number of steps must be known while tracing (it comes from the
+    inputs' shapes), and a loop with a stopping condition (``as_while``) has
+    no implementation.
+    """
+    import jax.numpy as jnp
+    import numpy as np
+    from jax import lax
+    from theano.graph.fg import FunctionGraph
+    if op.as_while:
+        raise NotImplementedError("scan with a stopping condition (as_while) in JAX")
+    inner = jax_graph_function(FunctionGraph(op.inputs, op.outputs))
+    n_mit_mot, n_states = op.n_mit_mot, op.n_mit_sot + op.n_sit_sot
+    n_nit_sot, n_shared = op.n_nit_sot, op.n_shared_outs
+    mit_mot_taps, state_taps = op.tap_array[:n_mit_mot], op.tap_array[n_mit_mot:op.n_outs]
+    depths = [-min(taps) for taps in state_taps]  # the past states a step reads
+    dtypes = [t.dtype for t in op.output_types]
+
+    def scan(n_steps, *args):
+        try:
+            n = int(n_steps)
+        except TypeError:  # a tracer
+            raise NotImplementedError("scan in JAX: the number of steps must follow "
+                                      "from the inputs' shapes") from None
+        ends = np.cumsum([op.n_seqs, n_mit_mot, n_states, n_shared, n_nit_sot])
+        sequences, mit_mots, buffers, shared, nit_sot_sizes, non_sequences = (
+            args[a:b] for a, b in zip([0, *ends], [*ends, len(args)]))
+        mit_mots = [jnp.asarray(buffer) for buffer in mit_mots]
+        windows = [jnp.asarray(buffer)[:depth] for buffer, depth in zip(buffers, depths)]
+        starts = [-min(taps) % len(buffer) for taps, buffer in zip(mit_mot_taps, mit_mots)]
+
+        def step(carry, slices):
+            i, mit_mots, windows, shared = carry
+            positions = [(start + i) % len(buffer) for start, buffer in zip(starts, mit_mots)]
+            inputs = list(slices)
+            for buffer, taps, position in zip(mit_mots, mit_mot_taps, positions):
+                inputs += [buffer[(position + tap) % len(buffer)] for tap in taps]
+            for window, taps, depth in zip(windows, state_taps, depths):
+                inputs += [window[depth + tap] for tap in taps]
+            outputs = iter(inner(*inputs, *shared, *non_sequences))
+            for k, (position, written) in enumerate(zip(positions, op.mit_mot_out_slices)):
+                for tap in written:
+                    mit_mots[k] = mit_mots[k].at[position + tap].set(
+                        next(outputs).astype(mit_mots[k].dtype))
+            states = [next(outputs).astype(window.dtype) for window in windows]
+            windows = [jnp.concatenate([window[1:], state[None]])
+                       for window, state in zip(windows, states)]
+            per_step = states + [next(outputs) for _ in range(n_nit_sot)]
+            shared = [next(outputs).astype(jnp.asarray(old).dtype) for old in shared]
+            return (i + 1, mit_mots, windows, shared), per_step
+
+        carry = (jnp.int32(0), mit_mots, windows, [jnp.asarray(value) for value in shared])
+        (_, mit_mots, _, shared), per_step = lax.scan(
+            step, carry, [sequence[:n] for sequence in sequences], length=n)
+
+        def kept(history, length):
+            # Scan.perform's circular buffer of ``length``, once put in order.
+            if length <= len(history):
+                return history[len(history) - length:]
+            return jnp.concatenate([history, jnp.zeros((length - len(history),)
+                                                       + history.shape[1:], history.dtype)])
+        lengths = [len(buffer) for buffer in buffers] + [int(size) for size in nit_sot_sizes]
+        initial = windows + [None] * n_nit_sot
+        outputs = mit_mots + [
+            kept(values if first is None else jnp.concatenate([first, values]), length)
+            for first, values, length in zip(initial, per_step, lengths)] + shared
+        outputs = [value.astype(dtype) for value, dtype in zip(outputs, dtypes)]
+        return outputs[0] if len(outputs) == 1 else outputs
+    return scan
+
+
 #: NumPy names theano-pymc's JAX dispatch uses that jax.numpy no longer has.
 _JAX_RENAMED = {"product": "prod"}
 
@@ -711,7 +811,8 @@ def _patch_jax():
     import numpy as np
     from theano.sandbox.rng_mrg import mrg_uniform
     from theano.scalar.basic import ScalarOp
-    from theano.tensor.basic import Split
+    from theano.scan.op import Scan
+    from theano.tensor.basic import MaxAndArgmax, Split
     from theano.tensor.nnet.nnet import (CrossentropySoftmax1HotWithBiasDx,
                                          CrossentropySoftmaxArgmax1HotWithBias)
     from theano.tensor.opt import Assert
@@ -795,6 +896,22 @@ def _patch_jax():
             rows = jnp.arange(sm.shape[0])
             return (sm * jnp.reshape(dy, (-1, 1))).at[rows, y_idx].add(-dy)
         return crossentropy_softmax_dx
+
+    @funcify.register(MaxAndArgmax)
+    def _max_and_argmax(op):
+        # theano-pymc's builds the transposition from traced arrays, which
+        # jit refuses; the axes are static.
+        def max_and_argmax(x):
+            axes = tuple(range(x.ndim)) if op.axis is None else tuple(int(a) for a in op.axis)
+            kept = [a for a in range(x.ndim) if a not in axes]
+            moved = jnp.transpose(x, kept + list(axes))
+            flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
+            return jnp.max(x, axis=axes), jnp.argmax(flat, axis=-1)
+        return max_and_argmax
+
+    @funcify.register(Scan)
+    def _scan(op):
+        return _scan_jax(op)
 
     @funcify.register(mrg_uniform)
     def _mrg_uniform(op):

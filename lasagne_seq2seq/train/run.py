@@ -68,10 +68,6 @@ def train_run(config, run_dir, resume=False, overwrite=False, progress_bar=True,
                            "--overwrite to start again, or another --run-dir"
                            % (run_dir, run_dir))
     config.validate()
-    if not config.train.unroll and current_backend() == "jax":
-        raise Seq2SeqError("--backend jax cannot train with --no-unroll: theano-pymc's JAX "
-                           "linker has no gradient of theano.scan; drop --no-unroll (the "
-                           "default unrolls the loops) or train with --backend c")
     for name in run.clean() if writer else ():
         log("removed %s, left by a killed run" % name)
     devices = parse_devices(config.model.devices)  # a bad mapping fails before the slow part
