@@ -1,6 +1,7 @@
 """Data-parallel training over MPI: two ranks take the step one rank takes on
 the whole batch, resume across process counts, and a failing or killed rank
 stops every rank."""
+import importlib.util
 import os
 import shutil
 import signal
@@ -76,6 +77,20 @@ def test_two_ranks_with_half_batches_take_the_one_rank_steps(corpus, one_rank_ru
     # The validation, sharded over the ranks and reduced, is the one-rank figure.
     assert two["progress"]["best_valid_ppl"] == pytest.approx(
         one["progress"]["best_valid_ppl"], rel=1e-5)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="jax is not installed: bash setup.sh --with-jax")
+def test_two_jax_ranks_take_the_one_rank_steps_of_the_c_back_end(corpus, one_rank_runs,
+                                                                 tmp_path):
+    """--backend jax under MPI: each rank's XLA step, its gradients reduced."""
+    train(*train_args(corpus, tmp_path / "two", "--model", "v1", "--batch-size", "8",
+                      "--max-steps", "4", "--workers", "2", "--backend", "jax"))
+    one, two = parameters(one_rank_runs / "v1"), parameters(tmp_path / "two")
+    assert two["progress"]["step"] == 4 and two["progress"]["world_size"] == 2
+    for name, value in one["params"].items():
+        np.testing.assert_allclose(two["params"][name], value, rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
 
 
 def test_a_one_rank_run_resumes_on_two_ranks(corpus, one_rank_runs, tmp_path):

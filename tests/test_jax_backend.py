@@ -199,6 +199,43 @@ def test_every_kind_of_scan_state_and_its_gradient_equal_the_c_back_ends():
 
 
 @needs_jax
+def test_products_of_a_transposed_matrix_equal_the_c_back_ends():
+    """compat hands ``dot(h, E.T)`` (a tied output layer) to XLA as one
+    product contracting E's other axis; both operand positions, one row and
+    several, and a transpose also used elsewhere."""
+    import theano
+    import theano.tensor as T
+    h, E = T.matrix(), T.matrix()
+    outputs = [T.dot(h, E.T), T.dot(E, h.T), T.dot(E.T, E), T.dot(h.T, h), (E.T * 2).sum()]
+    rng = np.random.RandomState(4)
+    for rows in (1, 5):
+        values = rng.randn(rows, 6).astype("float32"), rng.randn(9, 6).astype("float32")
+        results = on_both_backends(lambda: theano.function(
+            [h, E], outputs, mode=compile_mode())(*values))
+        for expected, got in zip(results["c"], results["jax"]):
+            assert_close(expected, got)
+
+
+@needs_jax
+def test_a_shared_variables_new_value_is_seen():
+    """The JAX thunk keeps a device copy of each shared value: a new value
+    (set_value, or an update of another function) replaces it."""
+    import theano
+    w = theano.shared(np.ones(4, "float32"))
+    with using_backend("jax"):
+        double = theano.function([], 2 * w, mode=compile_mode())
+        increment = theano.function([], [], updates=[(w, w + 1)], mode=compile_mode())
+    np.testing.assert_array_equal(double(), 2)
+    w.set_value(np.full(4, 3, "float32"))
+    np.testing.assert_array_equal(double(), 6)
+    increment()
+    increment()
+    np.testing.assert_array_equal(double(), 10)
+    w.set_value(np.arange(4, dtype="float32"), borrow=True)
+    np.testing.assert_array_equal(double(), [0, 2, 4, 6])
+
+
+@needs_jax
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_the_scanned_loss_and_every_gradient_equal_the_c_back_ends(name):
     """``--no-unroll``: the loops are theano.scan (the LSTM's is its fused op)."""
@@ -277,6 +314,57 @@ def test_beam_search_gives_the_same_replies_and_scores(name):
     for expected, got in zip(results["c"], results["jax"]):
         assert [tokens for tokens, *_ in expected] == [tokens for tokens, *_ in got]
         assert_close([scores for _, *scores in expected], [scores for _, *scores in got])
+
+
+@needs_jax
+@pytest.mark.parametrize("strategy", ["sample", "antilm", "mmi_bidi"])
+def test_sampling_anti_lm_and_mmi_bidi_give_the_same_replies(strategy):
+    """Seeded top-p sampling; beam 3 with an anti-LM (a tiny ``--model lm``
+    network); beam 3 reranked by a backward model (MMI-bidi)."""
+    from lasagne_seq2seq.decode.decoder import Decoder
+    from lasagne_seq2seq.decode.options import DecodeOptions
+    config = RunConfig()
+    config.data.max_src_len = config.data.max_tgt_len = 6
+    questions = ["w5 w9 w12", "w30 w1", "w7 w7 w20 w3"]
+    helpers, options = {}, {
+        "sample": DecodeOptions(strategy="sample", temperature=1.5, top_p=0.95, seed=3),
+        "antilm": DecodeOptions(strategy="beam", beam=3, nbest=3, antilm_lambda=0.5),
+        "mmi_bidi": DecodeOptions(strategy="beam", beam=3, nbest=3, mmi_bidi_lambda=1.0)}
+    if strategy == "antilm":
+        helpers["lm"] = (config, vocabulary(), network("v1", model="lm"))
+    if strategy == "mmi_bidi":
+        helpers["backward"] = (config, vocabulary(), network("attention"))
+    net = network("v1")
+
+    def decode():
+        found = Decoder(net, vocabulary(), config, **helpers).decode(questions,
+                                                                    options[strategy])
+        return [[(reply.tokens, reply.score) for reply in replies] for replies in found]
+    results = on_both_backends(decode)
+    assert len({tuple(tokens) for replies in results["c"] for tokens, _ in replies}) > 1
+    for expected, got in zip(results["c"], results["jax"]):
+        assert [tokens for tokens, _ in expected] == [tokens for tokens, _ in got]
+        assert_close([score for _, score in expected], [score for _, score in got])
+
+
+@needs_jax
+def test_a_multi_turn_models_loss_and_gradients_equal_the_c_back_ends():
+    """``--remember-state``: the encoder starts from the last exchange's state
+    (the memory input) and returns its new one."""
+    import theano
+    import theano.tensor as T
+    net, arrays = network("v1", remember_state=True), tiny_batch(VOCAB)
+    variables = [T.imatrix(), T.matrix(), T.imatrix(), T.imatrix(), T.matrix()]
+    memory = T.matrix()
+    terms = net.loss_terms(*variables, deterministic=True, memory=memory,
+                           n_src_steps=arrays[0].shape[1], n_tgt_steps=arrays[2].shape[1])
+    outputs = [terms.loss, terms.new_memory] + theano.grad(terms.loss, net.params + [memory])
+    state = np.random.RandomState(2).randn(len(arrays[0]), net.memory_size).astype("float32")
+    results = on_both_backends(lambda: theano.function(
+        variables + [memory], outputs, mode=compile_mode(), on_unused_input="ignore")(
+            *arrays, state))
+    for expected, got in zip(results["c"], results["jax"]):
+        assert_close(expected, got)
 
 
 @needs_jax

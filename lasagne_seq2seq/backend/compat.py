@@ -106,6 +106,9 @@ What it does, in order:
      outputs as ``Scan.perform`` does, every kind of loop state included
      (:func:`_scan_jax`): theano-pymc's own handles one kind of state at a
      time and none of the ``mit_mot`` states a scan's gradient has;
+   * a product of a transposed matrix (``dot(h, E.T)``, a tied output
+     layer) is one ``dot_general`` on the matrix itself, and each shared
+     variable's device copy is kept between calls (:func:`_create_jax_thunks`);
    * ``Op`` subclasses without a registered implementation get theirs from
      their own ``jax_funcify()`` method: the package's fused ops carry their
      JAX implementations beside their C code, and imports still point down;
@@ -113,6 +116,7 @@ What it does, in order:
      write into them); JAX's warnings about the 64-bit types Theano asks for
      (``int64`` shapes and indices, which become ``int32``) are silenced.
 """
+import functools
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -597,9 +601,26 @@ def jax_graph_function(fgraph):
     from theano.link.jax.jax_dispatch import jax_funcify
     from theano.scalar.basic import Scalar
     from theano.scan.op import Scan
-    from theano.tensor.elemwise import Elemwise
+    from theano.tensor.basic import Dot
+    from theano.tensor.elemwise import DimShuffle, Elemwise
     nodes = fgraph.toposort()
     implementations = [jax_funcify(node.op) for node in nodes]
+    operands = [node.inputs for node in nodes]
+    # A product of a transposed matrix (a tied output layer's h . E.T) takes
+    # the matrix itself and contracts its other axis: XLA's CPU matrix-vector
+    # code reads a transposed operand column by column (30x slower at batch 1).
+    transposed = {node.outputs[0]: node.inputs[0] for node in nodes
+                  if isinstance(node.op, DimShuffle) and tuple(node.op.new_order) == (1, 0)}
+    folded = set()
+    for k, node in enumerate(nodes):
+        if isinstance(node.op, Dot) and any(v in transposed for v in node.inputs) \
+                and all(v.ndim == 2 for v in node.inputs):
+            a, b = node.inputs
+            implementations[k] = functools.partial(
+                _dot_general, (((0 if a in transposed else 1,), (1 if b in transposed else 0,)),
+                               ((), ())), node.outputs[0].dtype)
+            operands[k] = [transposed.get(a, a), transposed.get(b, b)]
+            folded.add(node)
 
     def concrete(value, variable):
         # What the C linker hands perform(): NumPy scalars for scalar types
@@ -617,7 +638,7 @@ def jax_graph_function(fgraph):
         # the inner function the C linker compiles.
         if not any(isinstance(value, jax.core.Tracer) for value in values) \
                 and not (isinstance(node.op, Elemwise) and len(values) > 31) \
-                and not isinstance(node.op, Scan):
+                and not isinstance(node.op, Scan) and node not in folded:
             storage = [[None] for _ in node.outputs]
             params = node.run_params()
             # What the linker does before perform(), for the ops that build
@@ -643,27 +664,57 @@ def jax_graph_function(fgraph):
             if isinstance(variable, Constant):
                 return variable.data
             raise KeyError(variable)  # not computed yet: a bug in the order
-        for node, implementation in zip(nodes, implementations):
+        for node, implementation, arguments in zip(nodes, implementations, operands):
             env.update(zip(node.outputs, run(node, implementation,
-                                              [value_of(v) for v in node.inputs])))
+                                              [value_of(v) for v in arguments])))
         return tuple(value_of(v) for v in fgraph.outputs)
     return graph_function
 
 
+def _dot_general(dimension_numbers, dtype, a, b):
+    from jax import lax
+    return lax.dot_general(a, b, dimension_numbers).astype(dtype)
+
+
 def _create_jax_thunks(linker, compute_map, storage_map):
-    """``JAXLinker.create_jax_thunks``: one thunk, one jitted function for the graph."""
+    """``JAXLinker.create_jax_thunks``: one thunk, one jitted function for the graph.
+
+    A shared variable's value is handed to XLA once, not at every call: the
+    thunk keeps the device copy of each shared value it read or returned (an
+    update) and reuses it while the variable holds that same NumPy array.
+    Decoding reads every parameter at each step, and copying them costs far
+    more than the step (65 ms against 2.7 ms at the paper size). The
+    assumption is Theano's own for ``borrow=True``: nobody writes into a
+    shared variable's array in place (``set_value`` and updates replace it).
+    """
     import jax
     import numpy as np
+    from theano.compile.sharedvalue import SharedVariable
     fgraph = linker.fgraph
     compiled = jax.jit(jax_graph_function(fgraph))
     inputs = [storage_map[v] for v in fgraph.inputs]
     outputs = [storage_map[v] for v in fgraph.outputs]
+    shared = [isinstance(v, SharedVariable) for v in fgraph.inputs]
+    on_device = {}  # id of a NumPy array -> (the array, its device copy)
+
+    def argument(is_shared, value, kept):
+        if not (is_shared and isinstance(value, np.ndarray)):
+            return value
+        known = on_device.get(id(value))
+        if known is None or known[0] is not value:
+            known = (value, jax.device_put(value))
+        kept[id(value)] = known
+        return known[1]
 
     def thunk():
-        values = compiled(*[cell[0] for cell in inputs])
+        kept = {}
+        values = compiled(*[argument(is_shared, cell[0], kept)
+                            for is_shared, cell in zip(shared, inputs)])
         for variable, cell, value in zip(fgraph.outputs, outputs, values):
             cell[0] = np.asarray(value, dtype=variable.dtype)
-            compute_map[variable][0] = True
+            kept[id(cell[0])] = (cell[0], value)
+        on_device.clear()
+        on_device.update(kept)
     thunk.inputs, thunk.outputs, thunk.lazy = inputs, outputs, False
     # streamline() pairs thunks with nodes: the one thunk stands for the last.
     return [thunk], [fgraph.toposort()[-1]]
