@@ -11,7 +11,6 @@ import dataclasses
 import time
 import numpy as np
 import lasagne
-from lasagne_seq2seq.backend.modes import current_backend
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.train.trainer import Trainer
 
