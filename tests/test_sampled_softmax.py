@@ -3,7 +3,6 @@ validation stays on the full softmax."""
 import json
 
 import numpy as np
-import pytest
 
 from lasagne_seq2seq.rundir import RunDir
 from lasagne_seq2seq.nn.sampled_softmax import log_uniform_candidates, sampled_softmax_losses
