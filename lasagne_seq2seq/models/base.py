@@ -22,6 +22,7 @@ from lasagne.layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLaye
 from lasagne_seq2seq.backend.modes import compile_mode
 from lasagne_seq2seq.nn.cells import CELLS
 from lasagne_seq2seq.nn.ops.crossentropy import linear_softmax_cross_entropy, log_softmax
+from lasagne_seq2seq.nn.ops import streams  # noqa: F401  (dropout's draws: its faster C loop)
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.nn.layers import (LastStepLayer,
     StateSliceLayer,
