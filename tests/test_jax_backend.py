@@ -72,6 +72,17 @@ def assert_close(expected, got, rtol=1e-4):
     assert float(np.abs(expected - got).max()) <= rtol * scale
 
 
+def assert_the_back_ends_agree(inputs, outputs, values):
+    """``theano.function(inputs, outputs)`` on ``values`` gives the same
+    arrays, within :func:`assert_close`, on both back ends."""
+    import theano
+    results = on_both_backends(lambda: theano.function(
+        inputs, outputs, mode=compile_mode(), on_unused_input="ignore")(*values))
+    assert len(results["jax"]) == len(outputs)
+    for expected, got in zip(results["c"], results["jax"]):
+        assert_close(expected, got)
+
+
 def test_jax_without_jax_is_a_one_line_error(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -90,11 +101,7 @@ def test_the_loss_and_every_gradient_equal_the_c_back_ends(name):
     net, arrays = network(name), tiny_batch(VOCAB)
     variables, loss = loss_graph(net, arrays)
     outputs = [loss] + theano.grad(loss, net.params)
-    results = on_both_backends(lambda: theano.function(
-        variables, outputs, mode=compile_mode(), on_unused_input="ignore")(*arrays))
-    assert len(results["jax"]) == len(net.params) + 1
-    for expected, got in zip(results["c"], results["jax"]):
-        assert_close(expected, got)
+    assert_the_back_ends_agree(variables, outputs, arrays)
 
 
 @needs_jax
@@ -107,10 +114,7 @@ def test_sampled_softmax_loss_and_gradients_equal_the_c_back_ends():
     candidates = theano.shared(np.array([5, 7, 9, 11, 30, 2], np.int32))
     variables, loss = loss_graph(net, arrays, candidates=candidates)
     outputs = [loss] + theano.grad(loss, net.params)
-    results = on_both_backends(lambda: theano.function(
-        variables, outputs, mode=compile_mode(), on_unused_input="ignore")(*arrays))
-    for expected, got in zip(results["c"], results["jax"]):
-        assert_close(expected, got)
+    assert_the_back_ends_agree(variables, outputs, arrays)
 
 
 @needs_jax
@@ -192,10 +196,7 @@ def test_every_kind_of_scan_state_and_its_gradient_equal_the_c_back_ends():
     outputs = [a, s, y, a[-1], s[-1], loss] + theano.grad(loss, [xs, w])
     rng = np.random.RandomState(3)
     values = rng.randn(6, 3).astype("float32"), rng.randn(3).astype("float32")
-    results = on_both_backends(lambda: theano.function(
-        [xs, w], outputs, mode=compile_mode())(*values))
-    for expected, got in zip(results["c"], results["jax"]):
-        assert_close(expected, got)
+    assert_the_back_ends_agree([xs, w], outputs, values)
 
 
 @needs_jax
@@ -203,17 +204,13 @@ def test_products_of_a_transposed_matrix_equal_the_c_back_ends():
     """compat hands ``dot(h, E.T)`` (a tied output layer) to XLA as one
     product contracting E's other axis; both operand positions, one row and
     several, and a transpose also used elsewhere."""
-    import theano
     import theano.tensor as T
     h, E = T.matrix(), T.matrix()
     outputs = [T.dot(h, E.T), T.dot(E, h.T), T.dot(E.T, E), T.dot(h.T, h), (E.T * 2).sum()]
     rng = np.random.RandomState(4)
     for rows in (1, 5):
         values = rng.randn(rows, 6).astype("float32"), rng.randn(9, 6).astype("float32")
-        results = on_both_backends(lambda: theano.function(
-            [h, E], outputs, mode=compile_mode())(*values))
-        for expected, got in zip(results["c"], results["jax"]):
-            assert_close(expected, got)
+        assert_the_back_ends_agree([h, E], outputs, values)
 
 
 @needs_jax
@@ -245,10 +242,7 @@ def test_the_scanned_loss_and_every_gradient_equal_the_c_back_ends(name):
     variables = [T.imatrix(), T.matrix(), T.imatrix(), T.imatrix(), T.matrix()]
     loss = net.loss_terms(*variables, deterministic=True).loss
     outputs = [loss] + theano.grad(loss, net.params)
-    results = on_both_backends(lambda: theano.function(
-        variables, outputs, mode=compile_mode(), on_unused_input="ignore")(*arrays))
-    for expected, got in zip(results["c"], results["jax"]):
-        assert_close(expected, got)
+    assert_the_back_ends_agree(variables, outputs, arrays)
 
 
 @needs_jax
@@ -360,11 +354,7 @@ def test_a_multi_turn_models_loss_and_gradients_equal_the_c_back_ends():
                            n_src_steps=arrays[0].shape[1], n_tgt_steps=arrays[2].shape[1])
     outputs = [terms.loss, terms.new_memory] + theano.grad(terms.loss, net.params + [memory])
     state = np.random.RandomState(2).randn(len(arrays[0]), net.memory_size).astype("float32")
-    results = on_both_backends(lambda: theano.function(
-        variables + [memory], outputs, mode=compile_mode(), on_unused_input="ignore")(
-            *arrays, state))
-    for expected, got in zip(results["c"], results["jax"]):
-        assert_close(expected, got)
+    assert_the_back_ends_agree(variables + [memory], outputs, list(arrays) + [state])
 
 
 @needs_jax
