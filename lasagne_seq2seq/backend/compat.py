@@ -16,8 +16,9 @@ What it does, in order:
    ``sys.modules`` scan falls back to its Python loop (the inner graph is still
    compiled C).
 3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, a BLAS named
-   explicitly (:func:`blas_ldflags`: MKL on GNU OpenMP threads, else
-   OpenBLAS, its OpenMP build where installed, else NumPy's C-API BLAS;
+   explicitly (:func:`blas_ldflags`: the one ``setup.sh`` timed fastest on
+   this machine, :mod:`lasagne_seq2seq.train.blas_choice`; unmeasured, MKL on GNU OpenMP threads,
+   else OpenBLAS, its OpenMP build where installed, else NumPy's C-API BLAS;
    numpy.distutils no longer reports ``blas_opt_info``, and Theano would
    otherwise fall back to slow Python BLAS with a warning), the compile
    cache in the user's cache
@@ -129,7 +130,8 @@ import warnings
 from lasagne_seq2seq.errors import pygpu_missing
 
 __all__ = ["NUMPY_REQUIREMENT", "default_theano_flags", "merge_theano_flags",
-           "gpu_settings", "linker_directories", "openblas_available", "blas_ldflags",
+           "gpu_settings", "linker_directories", "openblas_available", "blas_candidates",
+           "blas_ldflags", "BLAS_RECORD",
            "MKL_RUNTIME", "cache_dir", "max_pool_2d"]
 
 NUMPY_REQUIREMENT = "numpy==1.23.5"
@@ -196,22 +198,27 @@ def openblas_available(directories=None):
 MKL_RUNTIME = "libmkl_rt.so.3"
 
 
-def blas_ldflags(directories=None, prefix=sys.prefix):
-    """Return the ``blas__ldflags`` for the best BLAS the linker can find.
+#: Where ``setup.sh`` records the BLAS it measured fastest on this machine
+#: (:mod:`lasagne_seq2seq.train.blas_choice`): in the environment whose
+#: libraries it names.
+BLAS_RECORD = "blas.json"
 
-    First MKL from PyPI in the environment (``requirements.txt``), on GNU
-    OpenMP threads (``MKL_THREADING_LAYER=GNU``, set by this module): 15-25%
-    faster than OpenBLAS on the small products of a default-size step
-    (``bench/README.md``). Then OpenBLAS's OpenMP build (Debian's
-    ``libopenblas-openmp-dev``, in an ``openblas-openmp`` subdirectory). On
-    either, the package's C ops run their loops on the same OpenMP threads
-    as the matrix products (:mod:`lasagne_seq2seq.cops`). Both are linked
-    with a run path (for OpenBLAS because the loader's ``libopenblas.so.0``
-    is whichever build Debian's alternatives chose, the pthreads one when
-    both are installed); ``-Xlinker -R`` rather than ``-Wl,-rpath,``,
-    because ``THEANO_FLAGS`` splits on commas and Theano wants every token
-    to start with a dash. Then any ``libopenblas.so`` (``-lopenblas``); else
-    an empty string, Theano's NumPy C-API BLAS.
+
+def blas_candidates(directories=None, prefix=sys.prefix):
+    """The BLAS libraries the linker can find, each as its ``blas__ldflags``.
+
+    MKL from PyPI in the environment (``requirements-mkl.txt``), on GNU
+    OpenMP threads (``MKL_THREADING_LAYER=GNU``, set by this module); then
+    OpenBLAS's OpenMP build (Debian's ``libopenblas-openmp-dev``, in an
+    ``openblas-openmp`` subdirectory). On either, the package's C ops run
+    their loops on the same OpenMP threads as the matrix products
+    (:mod:`lasagne_seq2seq.nn.ops.cops`). Both are linked with a run path
+    (for OpenBLAS because the loader's ``libopenblas.so.0`` is whichever
+    build Debian's alternatives chose, the pthreads one when both are
+    installed); ``-Xlinker -R`` rather than ``-Wl,-rpath,``, because
+    ``THEANO_FLAGS`` splits on commas and Theano wants every token to start
+    with a dash. Then any ``libopenblas.so`` (``-lopenblas``), when there is
+    no OpenMP build.
 
     Parameters
     ----------
@@ -222,6 +229,49 @@ def blas_ldflags(directories=None, prefix=sys.prefix):
 
     Returns
     -------
+    dict
+        Name (``mkl``, ``openblas-openmp``, ``openblas``) to flags, in that
+        order of preference.
+
+    Examples
+    --------
+    >>> blas_candidates([], prefix="/nonexistent")
+    {}
+    """
+    found = {}
+    mkl = os.path.join(prefix, "lib")
+    if os.path.isfile(os.path.join(mkl, MKL_RUNTIME)):
+        found["mkl"] = "-L%s -Xlinker -R%s -l:%s" % (mkl, mkl, MKL_RUNTIME)
+    if directories is None:
+        directories = linker_directories()
+    for directory in directories:
+        openmp = os.path.join(directory, "openblas-openmp")
+        if openblas_available([openmp]):
+            found["openblas-openmp"] = "-L%s -Xlinker -R%s -lopenblas" % (openmp, openmp)
+            break
+    else:
+        if openblas_available(directories):
+            found["openblas"] = "-lopenblas"
+    return found
+
+
+def blas_ldflags(directories=None, prefix=sys.prefix):
+    """Return the ``blas__ldflags`` Theano links.
+
+    The choice ``setup.sh`` measured and recorded in ``prefix``'s
+    :data:`BLAS_RECORD` (:mod:`lasagne_seq2seq.train.blas_choice`), while that library is still
+    there; else the first of :func:`blas_candidates`; else an empty string,
+    Theano's NumPy C-API BLAS (several times slower).
+
+    Parameters
+    ----------
+    directories : list of str, optional
+        Where to look for OpenBLAS; :func:`linker_directories` by default.
+    prefix : str
+        The environment (``sys.prefix``).
+
+    Returns
+    -------
     str
 
     Examples
@@ -229,16 +279,16 @@ def blas_ldflags(directories=None, prefix=sys.prefix):
     >>> blas_ldflags([], prefix="/nonexistent")
     ''
     """
-    mkl = os.path.join(prefix, "lib")
-    if os.path.isfile(os.path.join(mkl, MKL_RUNTIME)):
-        return "-L%s -Xlinker -R%s -l:%s" % (mkl, mkl, MKL_RUNTIME)
-    if directories is None:
-        directories = linker_directories()
-    for directory in directories:
-        openmp = os.path.join(directory, "openblas-openmp")
-        if openblas_available([openmp]):
-            return "-L%s -Xlinker -R%s -lopenblas" % (openmp, openmp)
-    return "-lopenblas" if openblas_available(directories) else ""
+    import json
+    candidates = blas_candidates(directories, prefix)
+    try:
+        with open(os.path.join(prefix, BLAS_RECORD)) as record:
+            choice = json.load(record).get("choice")
+    except (OSError, ValueError, AttributeError):
+        choice = None
+    if choice in candidates:
+        return candidates[choice]
+    return next(iter(candidates.values()), "")
 
 
 def cache_dir():
