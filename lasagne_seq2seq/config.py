@@ -163,7 +163,8 @@ class TrainConfig:
         0, "train with sampled softmax over K candidate words (0: the full softmax); "
         "validation and decoding use the full softmax")
     epochs: int = setting(20, "passes over the training pairs", resumable=True)
-    max_minutes: float = setting(0.0, "stop after this much time (0: no limit)", resumable=True)
+    max_minutes: float = setting(0.0, "stop when the run has trained this many minutes, resumes "
+                                 "included (0: no limit)", resumable=True)
     max_steps: int = setting(0, "stop after this many updates (0: no limit)", resumable=True)
     validate_every: int = setting(500, "validate and checkpoint every N steps", resumable=True)
     sample_every: int = setting(1000, "print sample replies every N steps (0: never)",

@@ -180,12 +180,15 @@ def test_decoding_flags_the_strategy_would_ignore_are_refused(tmp_path, args, me
 # setup.sh runs in a copy of the repository with stand-ins for Python, apt-get,
 # sudo and ldconfig: what it decides is checked, nothing is installed.
 FAKE_PYTHON = """#!/bin/sh
-# Python %s as far as setup.sh asks.
+# Python %s as far as setup.sh asks; every call is logged to $FAKE_LOG.
+[ -z "$FAKE_LOG" ] || echo "$*" >> "$FAKE_LOG"
 case "$*" in
   *version_info*) echo %s ;;
   --version) echo "Python %s.0" ;;
   *sysconfig*) echo "$FAKE_SITE" ;;
   "-m venv "*) mkdir -p "$3/bin" && cp "$0" "$3/bin/python" ;;
+  *"blas_choice --check") exit ${FAKE_BLAS_RECORDED:-0} ;;
+  *"blas_choice --show") echo "$FAKE_BLAS" ;;
 esac
 """
 FAKE_TOOLS = {
@@ -209,7 +212,7 @@ def setup_sandbox(tmp_path):
     repo, tools, site, libs = (tmp_path / name for name in ("repo", "tools", "site", "libs"))
     for folder in (repo, tools, site, libs):
         folder.mkdir()
-    for name in ("setup.sh", "requirements.txt", "pyproject.toml"):
+    for name in ("setup.sh", "requirements.txt", "requirements-mkl.txt", "pyproject.toml"):
         (repo / name).write_bytes((ROOT / name).read_bytes())
     for name, body in FAKE_TOOLS.items():
         write_script(tools / name, body)
@@ -271,6 +274,27 @@ def test_setup_takes_an_installed_openmp_openblas_as_it_is(setup_sandbox):
     result = setup_sandbox(PYTHON="python3.11")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "apt" not in result.stdout
+
+
+@pytest.mark.parametrize("fastest", ["mkl", "openblas-openmp"])
+def test_setup_times_the_blas_once_and_keeps_mkl_only_where_it_wins(setup_sandbox, tmp_path,
+                                                                     fastest):
+    log = tmp_path / "python.log"
+    result = setup_sandbox(PYTHON="python3.11", FAKE_OPENBLAS="1", FAKE_LOG=str(log),
+                           FAKE_BLAS_RECORDED="1", FAKE_BLAS=fastest)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    measured = [k for k, call in enumerate(calls) if call.endswith("train.blas_choice")]
+    installed = [k for k, call in enumerate(calls) if "-r requirements-mkl.txt" in call]
+    removed = [call for call in calls if call.startswith("-m pip uninstall")]
+    assert len(measured) == 1 and installed and installed[0] < measured[0]
+    assert bool(removed) == (fastest != "mkl")
+    assert all(" mkl " in call for call in removed)
+    log.unlink()  # recorded: no MKL, no timing
+    result = setup_sandbox(PYTHON="python3.11", FAKE_OPENBLAS="1", FAKE_LOG=str(log))
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text()
+    assert "requirements-mkl.txt" not in calls and "train.blas_choice\n" not in calls
 
 
 def test_a_model_too_large_for_the_memory_is_refused_before_it_is_built(tmp_path):

@@ -67,6 +67,20 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path):
     assert_same_parameters_after_10_steps(straight, halves)
 
 
+def test_max_minutes_counts_the_whole_run_resumes_included(tmp_path):
+    """A run resumed with a --max-minutes it has already spent stops after
+    one step, as the schedule, which counts the same time, has run out."""
+    run_dir = str(tmp_path / "run")
+    train_run(small_config(max_steps=4), run_dir, progress_bar=False, log=quiet)
+    spent = load_checkpoint(RunDir(run_dir).checkpoint("last"))["progress"]["elapsed_seconds"]
+    assert spent > 0
+    train_run(small_config(max_steps=100, max_minutes=spent / 60), run_dir, resume=True,
+              progress_bar=False, log=quiet)
+    progress = load_checkpoint(RunDir(run_dir).checkpoint("last"))["progress"]
+    assert progress["step"] == 5
+    assert progress["stop_reason"].startswith("reached --max-minutes")
+
+
 def chat_lines(path, count, seed=0):
     """Write ``count`` lines of 1 to 12 toy words, one utterance a line
     (the original's movie-lines format), and return ``path``."""

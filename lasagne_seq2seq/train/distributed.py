@@ -131,11 +131,11 @@ class DistributedTrainer(Trainer):
     def _total(self, sums):
         return self.world.sum_in_place(np.asarray(sums, dtype=np.float32)).astype(np.float64)
 
-    def _stop_reason(self, started):
+    def _stop_reason(self):
         # Rank 0 decides, so that every rank stops at the same step: its
         # clock for --max-minutes, and whether it was interrupted. Its clock
         # also sets every rank's --lr-schedule, so the ranks' updates agree.
-        reason = super(DistributedTrainer, self)._stop_reason(started)
+        reason = super(DistributedTrainer, self)._stop_reason()
         if self._interrupted and reason is None:
             reason = _INTERRUPTED
         reason, self.progress["elapsed_seconds"] = self.world.broadcast(

@@ -407,11 +407,13 @@ class Trainer(object):
                                     rng=self.rng, buckets=self.buckets,
                                     reverse_source=self.config.model.reverse_source))
 
-    def _stop_reason(self, started):
+    def _stop_reason(self):
         tc, progress = self.train_config, self.progress
         if tc.max_steps and progress["step"] >= tc.max_steps:
             return "reached --max-steps %d" % tc.max_steps
-        if tc.max_minutes and time.time() - started >= tc.max_minutes * 60:
+        # The run's time, resumes included, as the schedule counts it (and
+        # --max-steps its steps): a resumed run trains up to a larger budget.
+        if tc.max_minutes and progress["elapsed_seconds"] >= tc.max_minutes * 60:
             return "reached --max-minutes %g" % tc.max_minutes
         if tc.patience and progress["bad_validations"] >= tc.patience:
             return "early stop: no better validation perplexity in %d checks" % tc.patience
@@ -497,7 +499,7 @@ class Trainer(object):
                         for line in self.sample_replies():
                             self.log(line)
                     progress["elapsed_seconds"] = elapsed_before + time.time() - started
-                    reason = self._stop_reason(started)
+                    reason = self._stop_reason()
                     if reason:
                         break
                 bar.close()
