@@ -5,8 +5,9 @@ with dropout and fifty of the Trainer's own step; sampled softmax the same
 loss and gradients; greedy decoding the same replies, beam search the same
 n-best replies and scores; dropout's random streams the same numbers;
 ``theano.scan`` (``--no-unroll``) the same values and gradients, every kind
-of loop state included. Tiny shapes (hidden 16, embedding 8, vocabulary
-40). Needs jax: ``bash setup.sh --with-jax``; skipped with that reason where
+of loop state included; the rest of the family (simple, lm, the JZS cells,
+IRNN) the same loss and gradients. Tiny shapes (hidden 16, embedding 8,
+vocabulary 40). Needs jax: ``bash setup.sh --with-jax``; skipped with that reason where
 it is absent."""
 import importlib.util
 
@@ -102,6 +103,18 @@ def test_the_loss_and_every_gradient_equal_the_c_back_ends(name):
     variables, loss = loss_graph(net, arrays)
     outputs = [loss] + theano.grad(loss, net.params)
     assert_the_back_ends_agree(variables, outputs, arrays)
+
+
+@needs_jax
+@pytest.mark.parametrize("options", [
+    dict(model="simple"), dict(model="lm"), dict(cell="jzs1"), dict(cell="jzs2"),
+    dict(cell="jzs3"), dict(cell="irnn")], ids=lambda options: "-".join(options.values()))
+def test_the_rest_of_the_familys_loss_and_gradients_equal_the_c_back_ends(options):
+    """The other architectures and cells of the registries, unrolled."""
+    import theano
+    net, arrays = network("v1", **options), tiny_batch(VOCAB)
+    variables, loss = loss_graph(net, arrays)
+    assert_the_back_ends_agree(variables, [loss] + theano.grad(loss, net.params), arrays)
 
 
 @needs_jax
