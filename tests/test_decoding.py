@@ -151,6 +151,20 @@ def test_hot_sampling_is_seeded_and_varied(decoder, questions):
         assert 1 <= len(replies) <= 5 and len({r.text for r in replies}) == len(replies)
 
 
+def test_a_questions_sampled_replies_do_not_depend_on_its_batch(decoder, questions):
+    """Each question draws from its own seeded stream: alone, in another order
+    or beside other questions (the server's batcher), the same replies."""
+    hot = DecodeOptions(strategy="sample", temperature=3.0, seed=1, nbest=3)
+
+    def replies(batch):
+        return {q: texts(found) for q, found in zip(batch, decoder.decode(batch, hot))}
+    together = replies(questions)
+    assert len(set(map(tuple, together.values()))) > 1
+    assert replies(questions[::-1]) == together
+    for question in questions[:3]:
+        assert replies([question]) == {question: together[question]}
+
+
 def test_antilm_with_lambda_zero_is_plain_beam_search(decoder, questions):
     plain = decoder.decode(questions, DecodeOptions(strategy="beam", beam=5, nbest=3))
     zero = decoder.decode(questions, DecodeOptions(strategy="beam", beam=5, nbest=3,

@@ -17,8 +17,9 @@ What it does, in order:
    compiled C).
 3. Builds default ``THEANO_FLAGS``: ``floatX=float32``, a BLAS named
    explicitly (:func:`blas_ldflags`: the one ``setup.sh`` timed fastest on
-   this machine, :mod:`lasagne_seq2seq.train.blas_choice`; unmeasured, MKL on GNU OpenMP threads,
-   else OpenBLAS, its OpenMP build where installed, else NumPy's C-API BLAS;
+   this machine, :mod:`lasagne_seq2seq.train.blas_choice`; unmeasured, MKL
+   on GNU OpenMP threads, else OpenBLAS, its OpenMP build where installed,
+   else NumPy's C-API BLAS;
    numpy.distutils no longer reports ``blas_opt_info``, and Theano would
    otherwise fall back to slow Python BLAS with a warning), the compile
    cache in the user's cache
@@ -259,9 +260,9 @@ def blas_ldflags(directories=None, prefix=sys.prefix):
     """Return the ``blas__ldflags`` Theano links.
 
     The choice ``setup.sh`` measured and recorded in ``prefix``'s
-    :data:`BLAS_RECORD` (:mod:`lasagne_seq2seq.train.blas_choice`), while that library is still
-    there; else the first of :func:`blas_candidates`; else an empty string,
-    Theano's NumPy C-API BLAS (several times slower).
+    :data:`BLAS_RECORD` (:mod:`lasagne_seq2seq.train.blas_choice`), while
+    that library is still there; else the first of :func:`blas_candidates`;
+    else an empty string, Theano's NumPy C-API BLAS (several times slower).
 
     Parameters
     ----------
@@ -732,10 +733,11 @@ def _create_jax_thunks(linker, compute_map, storage_map):
     A shared variable's value is handed to XLA once, not at every call: the
     thunk keeps the device copy of each shared value it read or returned (an
     update) and reuses it while the variable holds that same NumPy array.
-    Decoding reads every parameter at each step, and copying them costs far
-    more than the step (65 ms against 2.7 ms at the paper size). The
-    assumption is Theano's own for ``borrow=True``: nobody writes into a
-    shared variable's array in place (``set_value`` and updates replace it).
+    Decoding reads every parameter at each step: on a GPU each call would
+    copy them all from the host (on the CPU the copy is cheap, 0.5 ms for
+    the paper size's 62 MB). The assumption is Theano's own for
+    ``borrow=True``: nobody writes into a shared variable's array in place
+    (``set_value`` and updates replace it).
     """
     import jax
     import numpy as np

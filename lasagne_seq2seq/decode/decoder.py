@@ -21,8 +21,8 @@ from lasagne_seq2seq.data.batches import source_batch
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.data.text import detokenize, tokenize
 from lasagne_seq2seq.decode.options import DecodeOptions
-from lasagne_seq2seq.decode.search import (Candidate, Hypotheses, normalised, sample_tokens,
-                                           until_eos)
+from lasagne_seq2seq.decode.search import (Candidate, Hypotheses, normalised, question_streams,
+                                           sample_tokens, until_eos)
 
 
 @dataclass
@@ -240,7 +240,7 @@ class Decoder(object):
         lm_encoded = None
         if options.antilm_lambda:
             lm_encoded = self.lm.encode_fn(*self.lm.source(ids))
-        candidates = STRATEGIES[options.strategy](self, encoded, lm_encoded, options)
+        candidates = STRATEGIES[options.strategy](self, ids, encoded, lm_encoded, options)
         if options.mmi_bidi_lambda:
             candidates = self._rerank_bidi(ids, candidates, options.mmi_bidi_lambda)
         return [[self._reply(c, oov) for c in found[:options.nbest]]
@@ -250,17 +250,18 @@ class Decoder(object):
         return Hypotheses(self.main, encoded, copies, options,
                            self.lm if lm_encoded is not None else None, lm_encoded)
 
-    def _sequential(self, encoded, lm_encoded, options):
+    def _sequential(self, ids, encoded, lm_encoded, options):
         """Greedy decoding or sampling: one token per row and step, no pruning.
 
         Sampling draws ``nbest`` replies per question (``max(nbest, beam)``
-        with MMI-bidi, which reranks them); duplicates are dropped.
+        with MMI-bidi, which reranks them) from the question's own random
+        stream (:func:`question_streams`); duplicates are dropped.
         """
         count = len(encoded[0])
         copies = 1
         if options.strategy == "sample":
             copies = max(options.nbest, options.beam) if options.mmi_bidi_lambda else options.nbest
-        rng = np.random.RandomState(options.seed)
+        streams = question_streams(ids, options.seed) if options.strategy == "sample" else ()
         hyps = self._hypotheses(encoded, lm_encoded, copies, options)
         n = count * copies
         previous = np.full(n, self.vocab.start_id, dtype=np.int32)
@@ -271,7 +272,8 @@ class Decoder(object):
             if options.strategy == "greedy":
                 chosen = scores.argmax(axis=1).astype(np.int32)
             else:
-                chosen = sample_tokens(scores, options, rng)
+                chosen = sample_tokens(scores, options, np.concatenate(
+                    [stream.random_sample(copies) for stream in streams]))
             live = ~finished
             log_prob[live] += log_probs[np.arange(n), chosen][live]
             score[live] += scores[np.arange(n), chosen][live]
@@ -294,7 +296,7 @@ class Decoder(object):
         return results
 
 
-    def _beam_search(self, encoded, lm_encoded, options):
+    def _beam_search(self, ids, encoded, lm_encoded, options):
         """Beam search over all questions at once.
 
         Question ``q`` keeps ``beam`` live hypotheses in rows ``q * beam`` to

@@ -2,11 +2,13 @@
 
 :class:`Hypotheses` holds the live hypotheses of a batch of questions (decoder
 and language-model arrays, one row each) and advances them one step;
-:func:`sample_tokens` draws the next tokens; :class:`Candidate` is a finished
-hypothesis.
+:func:`sample_tokens` draws the next tokens from the random streams of
+:func:`question_streams`; :class:`Candidate` is a finished hypothesis.
 """
 from dataclasses import dataclass
 from typing import List
+import zlib
+
 import numpy as np
 
 
@@ -122,7 +124,37 @@ def normalised(score, length, alpha):
     return score / max(length, 1) ** alpha if alpha else score
 
 
-def sample_tokens(scores, options, rng):
+def question_streams(questions, seed):
+    """One random stream per question, seeded by ``seed`` and the question's
+    token ids: a question's draws, and so its sampled reply, do not depend on
+    the questions decoded beside it (a batch, or the server's batcher).
+
+    Parameters
+    ----------
+    questions : list of int sequences
+        Each question's token ids.
+    seed : int or None
+        None draws a seed at random.
+
+    Returns
+    -------
+    list of numpy.random.RandomState
+
+    Examples
+    --------
+    >>> a, b = question_streams([[5, 6], [7]], 0)
+    >>> c, = question_streams([[7]], 0)
+    >>> b.random_sample() == c.random_sample()
+    True
+    """
+    if seed is None:
+        seed = np.random.randint(2 ** 31)
+    return [np.random.RandomState(zlib.crc32(np.asarray(ids, np.int32).tobytes(),
+                                             seed & 0xFFFFFFFF))
+            for ids in questions]
+
+
+def sample_tokens(scores, options, draws):
     """One categorical draw per row from the filtered, tempered scores.
 
     Parameters
@@ -131,7 +163,8 @@ def sample_tokens(scores, options, rng):
         Log-domain scores (``-inf`` for forbidden tokens).
     options : DecodeOptions
         ``temperature``, ``top_k`` and ``top_p``.
-    rng : numpy.random.RandomState
+    draws : float64 (rows,)
+        One uniform draw in [0, 1) per row.
 
     Returns
     -------
@@ -152,6 +185,5 @@ def sample_tokens(scores, options, rng):
         np.put_along_axis(keep, order, keep_sorted, axis=1)
         probs = np.where(keep, probs, 0.0)
         probs /= probs.sum(axis=1, keepdims=True)
-    draws = rng.random_sample((len(probs), 1))
-    tokens = (np.cumsum(probs, axis=1) < draws).sum(axis=1)
+    tokens = (np.cumsum(probs, axis=1) < np.asarray(draws)[:, None]).sum(axis=1)
     return np.minimum(tokens, probs.shape[1] - 1).astype(np.int32)

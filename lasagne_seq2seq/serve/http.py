@@ -186,14 +186,9 @@ class BatchingDecoder(object):
 
     @staticmethod
     def _group_key(item):
-        """Questions with equal keys are decoded together."""
-        options = item[1]
-        key = tuple(sorted(dataclasses.asdict(options).items()))
-        if options.strategy == "sample" and options.seed is not None:
-            # Batched rows share one generator: a seeded request is decoded
-            # alone so that its reply depends on its seed only.
-            return key, id(item)
-        return key
+        """Questions with equal keys are decoded together (sampled ones too:
+        each question draws from its own seeded stream)."""
+        return tuple(sorted(dataclasses.asdict(item[1]).items()))
 
     def _decode_group(self, group):
         """Decode questions that share their options; failures go to their futures."""
