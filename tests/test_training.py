@@ -79,6 +79,7 @@ def test_max_minutes_counts_the_whole_run_resumes_included(tmp_path):
     progress = load_checkpoint(RunDir(run_dir).checkpoint("last"))["progress"]
     assert progress["step"] == 5
     assert progress["stop_reason"].startswith("reached --max-minutes")
+    assert "resume with a larger --max-minutes" in progress["stop_reason"]
 
 
 def chat_lines(path, count, seed=0):

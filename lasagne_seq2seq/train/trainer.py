@@ -414,7 +414,9 @@ class Trainer(object):
         # The run's time, resumes included, as the schedule counts it (and
         # --max-steps its steps): a resumed run trains up to a larger budget.
         if tc.max_minutes and progress["elapsed_seconds"] >= tc.max_minutes * 60:
-            return "reached --max-minutes %g" % tc.max_minutes
+            return "reached --max-minutes %g%s" % (
+                tc.max_minutes, " (the run's time, resumes included: resume with a larger "
+                "--max-minutes to train on)" if self._resumed_from else "")
         if tc.patience and progress["bad_validations"] >= tc.patience:
             return "early stop: no better validation perplexity in %d checks" % tc.patience
         return None
