@@ -1012,9 +1012,7 @@ def _patch_jax():
             return jnp.max(x, axis=axes), jnp.argmax(flat, axis=-1)
         return max_and_argmax
 
-    @funcify.register(Scan)
-    def _scan(op):
-        return _scan_jax(op)
+    funcify.register(Scan)(_scan_jax)
 
     @funcify.register(mrg_uniform)
     def _mrg_uniform(op):
