@@ -6,7 +6,8 @@ import pytest
 
 from lasagne_seq2seq.nn.ops.crossentropy import (LinearSoftmaxCrossEntropy,
     linear_softmax_cross_entropy,
-    log_softmax)
+    log_softmax,
+    scored_rows)
 import theano
 import theano.tensor as T
 
@@ -47,6 +48,31 @@ def test_loss_and_gradients_match_theanos_ops(word_rows, scale):
         assert np.abs(reference).max() > 1e-3, name
         np.testing.assert_allclose(mine, reference, rtol=1e-4, atol=1e-5 * max(1, scale) ** 2,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("word_rows", [False, True])
+@pytest.mark.parametrize("real", ["some", "none"])
+def test_scoring_only_the_masks_rows_keeps_the_loss_and_gradients(word_rows, real):
+    """The models score ``x[rows]`` for ``rows = scored_rows(mask)``: on the C
+    back end the mask's nonzero rows only, with the same loss and gradients
+    as every row weighed by the mask (none: a zero loss and zero gradients)."""
+    x, W, b, t, w = T.fmatrix("x"), T.fmatrix("W"), T.fvector("b"), T.ivector("t"), T.fvector("w")
+    rows = scored_rows(w)
+    weights = W.T if word_rows else W
+    loss = T.sum(linear_softmax_cross_entropy(x[rows], weights, b, t[rows]) * w[rows])
+    compacted = theano.function([x, W, b, t, w], [rows, loss] + T.grad(loss, [x, W, b]))
+    full = loss_and_gradients(word_rows)
+    inputs = random_inputs(word_rows, 1.0, seed=2)
+    if real == "none":
+        inputs = inputs[:-1] + (np.zeros(TOKENS, "float32"),)
+    got_rows, got_loss, *got_grads = compacted(*inputs)
+    nll, *expected_grads = full(*inputs)
+    np.testing.assert_array_equal(got_rows, np.flatnonzero(inputs[-1]))
+    np.testing.assert_allclose(got_loss, np.sum(nll * inputs[-1]), rtol=1e-5)
+    for name, got, expected in zip(("dx", "dW", "db"), got_grads, expected_grads):
+        if real == "none":
+            assert not np.any(got), name
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 @pytest.mark.parametrize("word_rows", [False, True])

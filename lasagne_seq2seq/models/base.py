@@ -21,7 +21,8 @@ from lasagne.layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLaye
                             InputLayer, ReshapeLayer, SliceLayer, get_all_params, get_output)
 from lasagne_seq2seq.backend.modes import compile_mode
 from lasagne_seq2seq.nn.cells import CELLS
-from lasagne_seq2seq.nn.ops.crossentropy import linear_softmax_cross_entropy, log_softmax
+from lasagne_seq2seq.nn.ops.crossentropy import (linear_softmax_cross_entropy, log_softmax,
+                                                  scored_rows)
 from lasagne_seq2seq.nn.ops import streams  # noqa: F401  (dropout's draws: its faster C loop)
 from lasagne_seq2seq.errors import Seq2SeqError
 from lasagne_seq2seq.nn.layers import (LastStepLayer,
@@ -227,13 +228,16 @@ class EncoderDecoder(object):
         features, top = get_output([self.l_logits.input_layer, self.l_decoder_top], inputs,
                                    deterministic=deterministic, n_steps=n_tgt_steps)
         logits = self.l_logits.get_output_for(features)
+        # The output layer scores the real target tokens, not the padding.
+        rows = scored_rows(tgt_mask.flatten())
+        scored, targets = features[rows], tgt_out.flatten()[rows]
         if candidates is None:  # the output layer's products and softmax as one op
-            token_losses = linear_softmax_cross_entropy(features, self.l_logits.W,
-                                                        self.l_logits.b, tgt_out.flatten())
+            token_losses = linear_softmax_cross_entropy(scored, self.l_logits.W,
+                                                        self.l_logits.b, targets)
         else:  # the full logits stay out of the graph unless the penalty reads them
-            token_losses = sampled_softmax_losses(features, self.l_logits.W.T, self.l_logits.b,
-                                                  tgt_out.flatten(), candidates, self.vocab_size)
-        loss = T.sum(token_losses * tgt_mask.flatten())
+            token_losses = sampled_softmax_losses(scored, self.l_logits.W.T, self.l_logits.b,
+                                                  targets, candidates, self.vocab_size)
+        loss = T.sum(token_losses * tgt_mask.flatten()[rows])
         return LossTerms(loss, self._penalty(logits, top, tgt_mask), self._new_memory(encoded))
 
     def _penalty(self, logits, top, tgt_mask):

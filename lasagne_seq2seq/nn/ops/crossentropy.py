@@ -30,12 +30,14 @@ import numpy as np
 import theano.tensor as T
 from theano.gradient import DisconnectedType
 from theano.graph.basic import Apply
+from theano.graph.op import Op
 from theano.tensor.elemwise import DimShuffle
 
 from lasagne_seq2seq.nn.ops.cops import BlasCOp
 
-__all__ = ["linear_softmax_cross_entropy", "log_softmax", "LinearSoftmaxCrossEntropy",
-           "LinearSoftmaxCrossEntropyGrad", "LogSoftmax"]
+__all__ = ["linear_softmax_cross_entropy", "log_softmax", "scored_rows",
+           "LinearSoftmaxCrossEntropy", "LinearSoftmaxCrossEntropyGrad", "LogSoftmax",
+           "ScoredRows"]
 
 _SOFTMAX_ROW = r"""
 /* Softmax of one row of x + b into out; returns log(sum) + max, the row's
@@ -396,6 +398,62 @@ class LogSoftmax(_RowOp):
         Py_DECREF(b_c);
         }
         """ % locals()
+
+
+class ScoredRows(Op):
+    """``mask -> rows``: the rows of a flat target mask the loss must score.
+
+    The C back end gets the nonzero rows only, so that the output layer's
+    products skip the padding of a batch (a fifth of a default batch's
+    target rows). XLA (``--backend jax``) needs shapes known when it
+    compiles: there it gets every row, and the mask's zeros in the sum drop
+    the padding. Either way ``rows`` holds every nonzero row, in order.
+    """
+    __props__ = ()
+
+    def make_node(self, mask):
+        mask = T.as_tensor_variable(mask)
+        if mask.ndim != 1:
+            raise TypeError("ScoredRows needs a flat mask (n,)")
+        return Apply(self, [mask], [T.lvector()])
+
+    def perform(self, node, inputs, outputs):
+        outputs[0][0] = np.flatnonzero(inputs[0]).astype(np.int64)
+
+    def jax_funcify(self):
+        """Every row: XLA compiles for static shapes (:mod:`.jax_impl`)."""
+        import jax.numpy as jnp
+        return lambda mask: jnp.arange(mask.shape[0])
+
+    def grad(self, inputs, output_grads):
+        return [inputs[0].zeros_like()]
+
+    def connection_pattern(self, node):
+        return [[False]]
+
+
+def scored_rows(mask):
+    """The rows of a flat target mask the loss scores (:class:`ScoredRows`).
+
+    Parameters
+    ----------
+    mask : Theano vector ``(n,)``
+        1 at real target tokens, 0 at padding.
+
+    Returns
+    -------
+    Theano int64 vector
+        Row indices, ascending, holding at least every nonzero row; score
+        ``x[rows]`` against ``targets[rows]`` and weigh the losses by
+        ``mask[rows]``.
+
+    Examples
+    --------
+    >>> m = T.fvector()
+    >>> theano.function([m], scored_rows(m))(np.float32([1, 0, 1, 1, 0]))
+    array([0, 2, 3])
+    """
+    return ScoredRows()(mask)
 
 
 def linear_softmax_cross_entropy(x, W, b, targets):
