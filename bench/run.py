@@ -18,7 +18,7 @@ random batches (batch 64, 15 source and 15+1 target steps):
   bookkeeping, detokenizing: what a user waits for); beam-10 latency, text.
 
 When PyTorch is installed it runs ``bench/torch_reference.py`` (the same
-network and math) in its own process and prints the ratio ours/PyTorch
+network and math, the preset's dropout included) in its own process and prints the ratio ours/PyTorch
 (above 1: Theano is faster) of the rows both measure alike: training and
 greedy decoding of ids. Every process uses every core (Theano through
 OpenBLAS, PyTorch through its intra-op threads). ``--check`` shows that the
@@ -145,11 +145,12 @@ def timed_steps(function, repeats):
 
 
 # ------------------------------------------------------------ Theano side
-def theano_setup(size, variant, dims=None):
+def theano_setup(size, variant, dims=None, dropout=None):
     """The configuration, vocabulary, network and trainer for ``size`` (imports Theano).
 
     ``dims``, when given, replaces the preset's (vocabulary, embedding,
-    hidden) sizes (the tests' small networks).
+    hidden) sizes (the tests' small networks); ``dropout`` the preset's
+    dropout (0 where the two networks must compute the same numbers).
     """
     import lasagne_seq2seq  # noqa: F401  (before Theano)
     import lasagne
@@ -167,6 +168,8 @@ def theano_setup(size, variant, dims=None):
     select_backend(VARIANTS[variant]["backend"])
     if dims:
         config.data.vocab_size, config.model.embedding_size, config.model.hidden_size = dims
+    if dropout is not None:
+        config.model.dropout = dropout
     vocab = Vocabulary(list(SPECIALS) + ["w%d" % i for i in range(config.data.vocab_size - 4)])
     # Seeded as train_run seeds it: every run (and --check) starts from the same weights.
     lasagne.random.set_rng(np.random.RandomState(config.train.seed))
@@ -176,10 +179,12 @@ def theano_setup(size, variant, dims=None):
     return config, vocab, net, trainer
 
 
-def forbid_eos(net, vocab):
-    """Make EOS lose every step, so that every reply runs to the length cap."""
+def forbid_specials(net, vocab):
+    """Make the special tokens lose every step: every reply runs to the
+    length cap (no EOS) and holds words only, as the decoder's do (it never
+    emits ``<unk>``, nor padding or the start token)."""
     bias = net.l_logits.b.get_value()
-    bias[vocab.eos_id] = -1e4
+    bias[[vocab.pad_id, vocab.unk_id, vocab.start_id, vocab.eos_id]] = -1e4
     net.l_logits.b.set_value(bias)
 
 
@@ -247,7 +252,7 @@ def theano_measure(size, variant, steps):
                    others_cpu_percent=others)
 
     # Decoding: EOS can never win, so every reply has exactly LENGTH tokens.
-    forbid_eos(net, vocab)
+    forbid_specials(net, vocab)
     decoder = Decoder(net, vocab, config, max_len=LENGTH)
     # ids: the questions torch_measure decodes (the same generator's first batch).
     src = batches[0][0]
@@ -288,8 +293,10 @@ def torch_measure(size, steps, device="cpu"):
     import torch
     from torch_reference import TorchSeq2Seq, greedy_decode, training_step
     torch.manual_seed(0)
+    from lasagne_seq2seq.config import preset
     vocab_size, embedding_size, hidden_size = sizes_of(size)
-    model = TorchSeq2Seq(vocab_size, embedding_size, hidden_size).to(device)
+    model = TorchSeq2Seq(vocab_size, embedding_size, hidden_size,
+                         preset(size).model.dropout).to(device)
     step = training_step(model)
     rng = np.random.RandomState(0)
     batches = [[a.to(device) for a in torch_batch(random_batch(vocab_size, rng))]
@@ -315,8 +322,8 @@ def torch_measure(size, steps, device="cpu"):
 
 # ---------------------------------------------------------- the same math
 def check_same_math(size, dims=None, batch=BATCH, length=LENGTH):
-    """Both networks from the same weights: how far apart are their losses
-    and, after one training step each, their parameters?
+    """Both networks from the same weights, without dropout: how far apart
+    are their losses and, after one training step each, their parameters?
 
     The batch has full-length questions and, in every other row, a reply
     half as long (its target mask ends early). Both steps are the ones
@@ -343,7 +350,7 @@ def check_same_math(size, dims=None, batch=BATCH, length=LENGTH):
     """
     from torch_reference import TorchSeq2Seq, copy_theano_weights, parameter_differences, \
         training_step
-    config, vocab, net, trainer = theano_setup(size, "compat", dims)
+    config, vocab, net, trainer = theano_setup(size, "compat", dims, dropout=0.0)
     arrays = random_batch(len(vocab), np.random.RandomState(0), batch, length)
     arrays[4][::2, length // 2 + 1:] = 0
     model = TorchSeq2Seq(len(vocab), config.model.embedding_size, config.model.hidden_size)

@@ -45,7 +45,7 @@ def test_greedy_ids_are_the_decoders_replies_and_pytorchs(bench_run):
     # Larger weights than at initialisation: replies that vary by question.
     for param in net.params:
         param.set_value(3 * param.get_value())
-    bench_run.forbid_eos(net, vocab)
+    bench_run.forbid_specials(net, vocab)
     decoder = Decoder(net, vocab, config, max_len=LENGTH)
     questions = bench_run.random_batch(len(vocab), np.random.RandomState(1), BATCH, LENGTH)[0]
     # The decoder reverses each question, as the network was trained.

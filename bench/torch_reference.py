@@ -6,7 +6,8 @@ embedding matrix for questions, replies and the output layer; an LSTM encoder
 (gates input, forget, cell, output; no peepholes) whose final ``(h, c)``
 starts an LSTM decoder; the decoder's output projected to the embedding size
 when the two differ; logits = projection times the transposed embeddings plus
-a bias; summed masked cross-entropy; Adam on the per-token mean with the
+a bias; dropout on both embeddings and the decoder's output (the Theano
+network's ``--dropout``); summed masked cross-entropy; Adam on the per-token mean with the
 total gradient norm clipped to 5. The benchmark feeds full-length questions,
 so the Theano encoder's masks are all ones and PyTorch's unmasked ``nn.LSTM``
 computes the same states (padding at the end of the replies is harmless: the
@@ -30,10 +31,14 @@ class TorchSeq2Seq(nn.Module):
     Parameters
     ----------
     vocab_size, embedding_size, hidden_size : int
+    dropout : float
+        Dropout on the embedded questions and replies and on the decoder's
+        output in training, as the Theano network's ``--dropout``.
     """
 
-    def __init__(self, vocab_size, embedding_size, hidden_size):
+    def __init__(self, vocab_size, embedding_size, hidden_size, dropout=0.0):
         super().__init__()
+        self.dropout = dropout
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.encoder = nn.LSTM(embedding_size, hidden_size, batch_first=True)
         self.decoder = nn.LSTM(embedding_size, hidden_size, batch_first=True)
@@ -46,14 +51,18 @@ class TorchSeq2Seq(nn.Module):
 
     def loss(self, src, tgt_in, tgt_out, tgt_mask):
         """Summed cross-entropy of the real target tokens (teacher forcing)."""
-        _, thought = self.encoder(self.embedding(src))
-        outputs, _ = self.decoder(self.embedding(tgt_in), thought)
-        outputs = outputs.reshape(-1, outputs.shape[-1])
+        _, thought = self.encoder(self._dropout(self.embedding(src)))
+        outputs, _ = self.decoder(self._dropout(self.embedding(tgt_in)), thought)
+        outputs = self._dropout(outputs.reshape(-1, outputs.shape[-1]))
         if self.projection is not None:
             outputs = self.projection(outputs)
         logits = torch.addmm(self.output_bias, outputs, self.embedding.weight.t())
         token_losses = F.cross_entropy(logits, tgt_out.reshape(-1), reduction="none")
         return (token_losses * tgt_mask.reshape(-1)).sum()
+
+    def _dropout(self, x):
+        # Where Lasagne's DropoutLayers are: on both embeddings and the decoder's output.
+        return F.dropout(x, self.dropout, self.training) if self.dropout else x
 
     @torch.no_grad()
     def encode(self, src):
