@@ -68,8 +68,8 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path):
 
 
 def test_max_minutes_counts_the_whole_run_resumes_included(tmp_path):
-    """A run resumed with a --max-minutes it has already spent stops after
-    one step, as the schedule, which counts the same time, has run out."""
+    """A run resumed with a --max-minutes it has already spent stops before
+    its first step, as the schedule, which counts the same time, has run out."""
     run_dir = str(tmp_path / "run")
     train_run(small_config(max_steps=4), run_dir, progress_bar=False, log=quiet)
     spent = load_checkpoint(RunDir(run_dir).checkpoint("last"))["progress"]["elapsed_seconds"]
@@ -77,7 +77,7 @@ def test_max_minutes_counts_the_whole_run_resumes_included(tmp_path):
     train_run(small_config(max_steps=100, max_minutes=spent / 60), run_dir, resume=True,
               progress_bar=False, log=quiet)
     progress = load_checkpoint(RunDir(run_dir).checkpoint("last"))["progress"]
-    assert progress["step"] == 5
+    assert progress["step"] == 4
     assert progress["stop_reason"].startswith("reached --max-minutes")
     assert "resume with a larger --max-minutes" in progress["stop_reason"]
 

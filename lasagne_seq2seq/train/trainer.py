@@ -445,9 +445,10 @@ class Trainer(object):
         elapsed_before = progress["elapsed_seconds"]
         tokens_before = progress["tokens"]
         scheduled = tc.lr_schedule != "constant" or tc.warmup_steps
-        reason = None
         window_loss = window_tokens = rate = 0.0
         try:
+            # A resumed run may have spent its budget already: no step then.
+            reason = self._stop_reason()
             while reason is None and progress["epoch"] < tc.epochs:
                 batches = self._epoch_batches()
                 self.encoder_gate.set_value(np.float32(
