@@ -8,7 +8,8 @@ the candidates for the main job's defaults (docs/results.md, "Choosing the
 defaults"): v1 as the original trained it (untied output layer) and as the
 reproduction does (tied), attention, v2 warm-started from the tied v1,
 subword pieces, dropout, a decaying learning rate, and the defaults of
-``bin/train.py`` as they are now.
+``bin/train.py`` as they are now; ``--study batch`` those defaults with
+64, 32, 16 and 8 pairs a batch.
 
 Each run is then evaluated on 1,000 held-out test pairs (greedy replies, so
 that the models compare on the same decoding): best validation perplexity
@@ -72,6 +73,13 @@ STUDIES = {
           "--learning-rate", "0.002"]),
         ("default", "bin/train.py's defaults", []),
     ],
+    # The defaults' second round: pairs per batch in the same 15 minutes,
+    # validating every 32,000 pairs (a validation takes the same time
+    # whatever the batch).
+    "batch": [
+        ("batch%d" % size, "bin/train.py's defaults, batch %d" % size,
+         ["--batch-size", str(size), "--validate-every", str(32000 // size)])
+        for size in (64, 32, 16, 8)],
 }
 
 #: Decoding study: (key, name, DecodeOptions settings); rows with an

@@ -98,3 +98,16 @@ def test_compare_models_table_has_a_row_and_samples_per_set_up():
                                  "runs/default")
     assert decodings.splitlines()[0].startswith("| decoding (runs/default) | BLEU | distinct-1 |")
     assert decodings.splitlines()[2].startswith("| v1 | 1.23 | 0.050 |")
+
+
+def test_the_batch_study_validates_every_32000_pairs_whatever_the_batch():
+    """A validation costs the same time at every batch size, so each row of
+    ``--study batch`` spends the same share of its budget on them."""
+    rows = bench_module("compare_models").STUDIES["batch"]
+    sizes = []
+    for key, name, flags in rows:
+        size = int(flags[flags.index("--batch-size") + 1])
+        assert size * int(flags[flags.index("--validate-every") + 1]) == 32000, key
+        assert str(size) in key and str(size) in name
+        sizes.append(size)
+    assert len(set(sizes)) == len(rows) > 1

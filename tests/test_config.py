@@ -30,7 +30,8 @@ def test_the_original_preset_is_the_default_job_as_the_original_built_it():
     assert original.train.max_minutes == default.train.max_minutes == 15.0
     assert set(differences(original, default)) <= {
         "model.tie_embeddings", "model.dropout", "model.model", "data.vocab",
-        "train.lr_schedule", "train.learning_rate", "train.warmup_steps"}
+        "train.lr_schedule", "train.learning_rate", "train.warmup_steps", "train.batch_size",
+        "train.validate_every"}
 
 
 def test_unknown_preset_is_a_clear_error():

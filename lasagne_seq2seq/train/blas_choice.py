@@ -3,7 +3,7 @@
 Which library is fastest depends on the CPU (MKL's kernels are Intel's;
 OpenBLAS picks its own by CPU), and MKL adds about 690 MB to ``.venv``.
 ``setup.sh`` therefore times the default main job's training step (v1, the
-default preset's sizes and dropout, one batch of 64 pairs of 15 + 16 steps)
+default preset's sizes, dropout and batch, 15 + 16 steps)
 with each BLAS this machine can link
 (:func:`~lasagne_seq2seq.backend.compat.blas_candidates`), each in its own
 process, the candidates taking turns (:func:`choose`), and records the
@@ -146,7 +146,7 @@ def _time_step(steps):
     from lasagne_seq2seq.rundir import RunDir
     from lasagne_seq2seq.train.trainer import Trainer
     config = preset("default")
-    size, batch, n_src = config.data.vocab_size, 64, config.data.max_src_len
+    size, batch, n_src = config.data.vocab_size, config.train.batch_size, config.data.max_src_len
     vocab = Vocabulary(list(SPECIALS) + ["w%d" % i for i in range(size - len(SPECIALS))])
     net = build_network(config.model, size)
     empty = EncodedPairs()
