@@ -18,12 +18,13 @@ random batches (batch 64, 15 source and 15+1 target steps):
   bookkeeping, detokenizing: what a user waits for); beam-10 latency, text.
 
 When PyTorch is installed it runs ``bench/torch_reference.py`` (the same
-network and math, the preset's dropout included) in its own process and prints the ratio ours/PyTorch
-(above 1: Theano is faster) of the rows both measure alike: training and
-greedy decoding of ids. Every process uses every core (Theano through
-OpenBLAS, PyTorch through its intra-op threads). ``--check`` shows that the
-math is the same: both networks from the same weights, the loss of one batch
-and the parameters after one training step, compared.
+network and math, the preset's dropout included) in its own process and
+prints the ratio ours/PyTorch (above 1: Theano is faster) of the rows both
+measure alike: training and greedy decoding of ids. Every process uses
+every core (Theano through its BLAS, PyTorch through its intra-op threads).
+``--check`` shows that the math is the same: both networks from the same
+weights without dropout, the loss of one batch and the parameters after one
+training step, compared.
 
     .venv/bin/python bench/run.py                       # default size, all variants
     .venv/bin/python bench/run.py --sizes default,paper --json bench.json

@@ -7,8 +7,8 @@ embedding matrix for questions, replies and the output layer; an LSTM encoder
 starts an LSTM decoder; the decoder's output projected to the embedding size
 when the two differ; logits = projection times the transposed embeddings plus
 a bias; dropout on both embeddings and the decoder's output (the Theano
-network's ``--dropout``); summed masked cross-entropy; Adam on the per-token mean with the
-total gradient norm clipped to 5. The benchmark feeds full-length questions,
+network's ``--dropout``); summed masked cross-entropy; Adam on the per-token
+mean with the total gradient norm clipped to 5. The benchmark feeds full-length questions,
 so the Theano encoder's masks are all ones and PyTorch's unmasked ``nn.LSTM``
 computes the same states (padding at the end of the replies is harmless: the
 decoder never looks ahead, and the loss is masked). ``nn.LSTM`` has two bias

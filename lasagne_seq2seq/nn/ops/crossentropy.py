@@ -421,7 +421,7 @@ class ScoredRows(Op):
         outputs[0][0] = np.flatnonzero(inputs[0]).astype(np.int64)
 
     def jax_funcify(self):
-        """Every row: XLA compiles for static shapes (:mod:`.jax_impl`)."""
+        """Every row (``--backend jax``): XLA compiles for static shapes."""
         import jax.numpy as jnp
         return lambda mask: jnp.arange(mask.shape[0])
 
