@@ -34,8 +34,10 @@ def parse_args(argv):
                         help="train as N data-parallel processes on this machine (MPI; "
                              "--batch-size is per process, docs/distributed.md); across "
                              "machines, start bin/train.py with mpiexec or srun instead")
+    # --help names the default preset's values: a run without --preset starts there.
+    default = preset("default")
     for section, settings in SECTIONS.items():
-        add_flags(parser, settings, section)
+        add_flags(parser, settings, section, shown=getattr(default, section))
     return parser.parse_args(argv)
 
 

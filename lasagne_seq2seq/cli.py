@@ -115,7 +115,7 @@ def flag_name(name):
 _METAVARS = {int: "N", float: "X", str: "TEXT"}
 
 
-def add_flags(parser, settings, section=None, title=None):
+def add_flags(parser, settings, section=None, title=None, shown=None):
     """Add one flag per field of a settings dataclass.
 
     The flag is the field's name (:func:`flag_name`); its help, choices and
@@ -135,6 +135,9 @@ def add_flags(parser, settings, section=None, title=None):
         ``section.field``, so sections may share a field name).
     title : str, optional
         The heading of the flags in ``--help`` (default: the class's docstring).
+    shown : settings instance, optional
+        Whose values ``--help`` names as the defaults (a preset's section,
+        where a script starts from a preset); the class's own when omitted.
 
     Examples
     --------
@@ -150,19 +153,19 @@ def add_flags(parser, settings, section=None, title=None):
         kind = _field_type(spec)
         meta = spec.metadata
         dest = "%s.%s" % (section, spec.name) if section else spec.name
-        default = spec.default
+        default = spec.default if shown is None else getattr(shown, spec.name)
         if kind is bool:
-            shown = "by default" if default is None else ("on" if default else "off")
+            text = "by default" if default is None else ("on" if default else "off")
             group.add_argument(flag_name(spec.name), dest=dest, default=None,
                                action=argparse.BooleanOptionalAction,
-                               help="%s (default: %s)" % (meta.get("help", ""), shown))
+                               help="%s (default: %s)" % (meta.get("help", ""), text))
             continue
-        shown = "" if default in (None, "") else " (default: %s)" % default
+        text = "" if default in (None, "") else " (default: %s)" % default
         group.add_argument(flag_name(spec.name), dest=dest, type=kind, default=None,
                            choices=meta.get("choices"),
                            metavar=None if meta.get("choices") else (
                                meta.get("metavar") or _METAVARS[kind]),
-                           help=meta.get("help", "") + shown)
+                           help=meta.get("help", "") + text)
 
 
 def given_settings(args, settings, section=None):

@@ -146,7 +146,8 @@ class TrainConfig:
     """Optimisation, schedule, checkpoints and warm starts."""
     optimizer: str = setting("adam", "optimiser", choices=OPTIMIZER_NAMES)
     learning_rate: Optional[float] = setting(
-        None, "learning rate (default: the optimiser's, adam 0.001, adadelta 1.0)")
+        None, "learning rate (left out in a preset: the optimiser's, adam 0.001, "
+        "adadelta 1.0)")
     # A fixed budget (--max-minutes) is spent best by a rate that falls to
     # zero as the budget runs out; constant is the original's.
     lr_schedule: str = setting(

@@ -304,3 +304,18 @@ def test_a_model_too_large_for_the_memory_is_refused_before_it_is_built(tmp_path
                  "100000", "--run-dir", str(tmp_path / "run"))
     assert_one_line_error(result, "--hidden-size 100000")
     assert "GB of memory are free: lower --hidden-size" in result.stderr
+
+
+def test_train_help_names_the_default_presets_values():
+    """bin/train.py without --preset starts from the default preset, so its
+    --help shows that preset's values, not the config classes' own."""
+    import subprocess
+    import sys
+    from lasagne_seq2seq.config import preset
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = " ".join(subprocess.run([sys.executable, os.path.join(root, "bin", "train.py"),
+                                    "--help"], capture_output=True, text=True,
+                                   check=True).stdout.split())
+    default = preset("default")
+    assert "pairs per batch (default: %d)" % default.train.batch_size in text
+    assert "dropout between layers (default: %s)" % default.model.dropout in text
