@@ -155,10 +155,11 @@ def add_flags(parser, settings, section=None, title=None, shown=None):
         dest = "%s.%s" % (section, spec.name) if section else spec.name
         default = spec.default if shown is None else getattr(shown, spec.name)
         if kind is bool:
-            text = "by default" if default is None else ("on" if default else "off")
+            # A switch left unset (None) says in its own help what decides it.
+            text = "" if default is None else " (default: %s)" % ("on" if default else "off")
             group.add_argument(flag_name(spec.name), dest=dest, default=None,
                                action=argparse.BooleanOptionalAction,
-                               help="%s (default: %s)" % (meta.get("help", ""), text))
+                               help=meta.get("help", "") + text)
             continue
         text = "" if default in (None, "") else " (default: %s)" % default
         group.add_argument(flag_name(spec.name), dest=dest, type=kind, default=None,

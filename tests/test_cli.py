@@ -319,3 +319,5 @@ def test_train_help_names_the_default_presets_values():
     default = preset("default")
     assert "pairs per batch (default: %d)" % default.train.batch_size in text
     assert "dropout between layers (default: %s)" % default.model.dropout in text
+    assert "one embedding for questions and replies (default: on)" in text
+    assert "every decoder step (default: by --model) --" in text  # said once, by its own help
