@@ -165,6 +165,12 @@ def test_a_questions_sampled_replies_do_not_depend_on_its_batch(decoder, questio
         assert replies([question]) == {question: together[question]}
 
 
+def test_unseeded_sampling_draws_anew_for_the_same_question_in_one_batch(decoder, questions):
+    hot = DecodeOptions(strategy="sample", temperature=3.0)
+    replies = texts(decoder.reply([questions[0]] * 8, hot))
+    assert len(set(replies)) > 1
+
+
 def test_antilm_with_lambda_zero_is_plain_beam_search(decoder, questions):
     plain = decoder.decode(questions, DecodeOptions(strategy="beam", beam=5, nbest=3))
     zero = decoder.decode(questions, DecodeOptions(strategy="beam", beam=5, nbest=3,

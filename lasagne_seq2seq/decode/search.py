@@ -128,13 +128,15 @@ def question_streams(questions, seed):
     """One random stream per question, seeded by ``seed`` and the question's
     token ids: a question's draws, and so its sampled reply, do not depend on
     the questions decoded beside it (a batch, or the server's batcher).
+    Unseeded, every question gets a stream of its own from the system's
+    entropy, so the same question twice in one batch gets two draws.
 
     Parameters
     ----------
     questions : list of int sequences
         Each question's token ids.
     seed : int or None
-        None draws a seed at random.
+        None: independent streams, seeded at random.
 
     Returns
     -------
@@ -148,7 +150,7 @@ def question_streams(questions, seed):
     True
     """
     if seed is None:
-        seed = np.random.randint(2 ** 31)
+        return [np.random.RandomState() for _ in questions]
     return [np.random.RandomState(zlib.crc32(np.asarray(ids, np.int32).tobytes(),
                                              seed & 0xFFFFFFFF))
             for ids in questions]
