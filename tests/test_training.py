@@ -80,6 +80,7 @@ def test_max_minutes_counts_the_whole_run_resumes_included(tmp_path):
     assert progress["step"] == 4
     assert progress["stop_reason"].startswith("reached --max-minutes")
     assert "resume with a larger --max-minutes" in progress["stop_reason"]
+    assert progress["tokens_per_second"] > 0  # the run's own speed, not this session's none
 
 
 def chat_lines(path, count, seed=0):

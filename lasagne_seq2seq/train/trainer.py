@@ -520,6 +520,9 @@ class Trainer(object):
                      % (self.run.checkpoint("last"), progress["step"], self.run.path))
             raise
         progress["stop_reason"] = reason
+        # This session's speed; a resume that trained no step reports the run's.
+        if progress["tokens"] == tokens_before:
+            tokens_before, seconds_before = 0, 0.0
         progress["tokens_per_second"] = (progress["tokens"] - tokens_before) / max(
             progress["train_seconds"] - seconds_before, 1e-9)
         if self.is_writer:
