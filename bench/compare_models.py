@@ -9,7 +9,8 @@ defaults"): v1 as the original trained it (untied output layer) and as the
 reproduction does (tied), attention, v2 warm-started from the tied v1,
 subword pieces, dropout, a decaying learning rate, and the defaults of
 ``bin/train.py`` as they are now; ``--study batch`` those defaults with
-64, 32, 16 and 8 pairs a batch.
+64, 32, 16 and 8 pairs a batch; ``--study learning-rate`` with a peak
+learning rate of 0.0014, 0.002 and 0.003.
 
 Each run is then evaluated on 1,000 held-out test pairs (greedy replies, so
 that the models compare on the same decoding): best validation perplexity
@@ -75,11 +76,18 @@ STUDIES = {
     ],
     # The defaults' second round: pairs per batch in the same 15 minutes,
     # validating every 32,000 pairs (a validation takes the same time
-    # whatever the batch).
+    # whatever the batch), at the learning rate of that round.
     "batch": [
-        ("batch%d" % size, "bin/train.py's defaults, batch %d" % size,
-         ["--batch-size", str(size), "--validate-every", str(32000 // size)])
+        ("batch%d" % size, "bin/train.py's defaults, batch %d, learning rate 0.002" % size,
+         ["--batch-size", str(size), "--validate-every", str(32000 // size),
+          "--learning-rate", "0.002"])
         for size in (64, 32, 16, 8)],
+    # The third round, at batch 16: the peak learning rate; one step costs the
+    # same at any rate, so compare with --steps (and --seed for a second draw).
+    "learning-rate": [
+        ("lr%g" % rate, "bin/train.py's defaults, learning rate %g" % rate,
+         ["--learning-rate", str(rate)])
+        for rate in (0.0014, 0.002, 0.003)],
 }
 
 #: Decoding study: (key, name, DecodeOptions settings); rows with an

@@ -363,7 +363,7 @@ PRESETS = {
     # Validation takes about 2 s whatever the batch: every 32,000 pairs.
     "default": {"model": {"dropout": 0.2},
                 "train": {"max_minutes": 15.0, "lr_schedule": "linear",
-                          "learning_rate": 0.002, "batch_size": 16, "validate_every": 2000}},
+                          "learning_rate": 0.003, "batch_size": 16, "validate_every": 2000}},
     # The reproduction's v1 as the original built it (a separate output
     # layer, words, a constant learning rate) in the default preset's budget.
     "original": {"data": {"vocab": "word"},
