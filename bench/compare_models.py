@@ -10,7 +10,7 @@ reproduction does (tied), attention, v2 warm-started from the tied v1,
 subword pieces, dropout, a decaying learning rate, and the defaults of
 ``bin/train.py`` as they are now; ``--study batch`` those defaults with
 64, 32, 16 and 8 pairs a batch; ``--study learning-rate`` with a peak
-learning rate of 0.0014, 0.002 and 0.003.
+learning rate of 0.0014, 0.002, 0.003 and 0.004.
 
 Each run is then evaluated on 1,000 held-out test pairs (greedy replies, so
 that the models compare on the same decoding): best validation perplexity
@@ -87,7 +87,7 @@ STUDIES = {
     "learning-rate": [
         ("lr%g" % rate, "bin/train.py's defaults, learning rate %g" % rate,
          ["--learning-rate", str(rate)])
-        for rate in (0.0014, 0.002, 0.003)],
+        for rate in (0.0014, 0.002, 0.003, 0.004)],
 }
 
 #: Decoding study: (key, name, DecodeOptions settings); rows with an

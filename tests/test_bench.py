@@ -113,9 +113,9 @@ def test_the_batch_study_validates_every_32000_pairs_whatever_the_batch():
     assert len(set(sizes)) == len(rows) > 1
 
 
-def test_the_learning_rate_study_holds_the_default_and_lower_rates():
+def test_the_learning_rate_study_holds_the_default_and_a_rate_each_side():
     from lasagne_seq2seq.config import preset
     rows = bench_module("compare_models").STUDIES["learning-rate"]
     rates = [float(flags[flags.index("--learning-rate") + 1]) for _, _, flags in rows]
     default = preset("default").train.learning_rate
-    assert default in rates and min(rates) < default
+    assert default in rates and min(rates) < default < max(rates)
